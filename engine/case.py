@@ -1,0 +1,463 @@
+"""The issuer case file: a frozen, validated model of one issuer at one stage.
+
+A case carries the facts of the stage it is at (filing, pricing or subscription);
+anything it does not state stays absent, so a rule that needs it is *undetermined*
+rather than silently passing or failing. Amounts carry their unit (or the file
+declares one per dimension under `units:`); unknown keys are refused with a
+"did you mean". `Case.facts()` is the flat vocabulary the rule expressions read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError,
+                      ValidationInfo, WithJsonSchema, field_validator, model_validator)
+
+from .errors import CaseError, Problem
+from .units import (DEFAULT_UNIT_CHOICES, MONEY, PRICE, RATIO, SHARES, Dim, Quantity, UnitError, canonical_text,
+                    from_number, normalize_text, parse_amount)
+from .yamlsource import Document, SourceMap, load_file, load_text
+
+# ---------------------------------------------------------------------------------
+# Amount fields
+
+
+def _amount_validator(dim: Dim, *, non_negative: bool, positive: bool = False):
+    def validate(value: Any, info: ValidationInfo) -> Quantity:
+        if isinstance(value, Quantity):
+            quantity = value
+        else:
+            units = (info.context or {}).get("units", {})
+            default = units.get(dim.name)
+            if isinstance(value, bool) or value is None:
+                raise ValueError(f"expected an amount of {dim.name} with its unit, got {value!r}")
+            try:
+                if isinstance(value, str):
+                    quantity = parse_amount(value, dim=dim, default_unit=default)
+                elif isinstance(value, (int,)) or type(value).__name__ == "Decimal":
+                    quantity = from_number(value, dim=dim, unit=default)
+                else:
+                    raise UnitError(f"expected an amount of {dim.name} with its unit, got {value!r}")
+            except UnitError as exc:
+                raise ValueError(str(exc)) from None
+        if positive and quantity.value <= 0:
+            raise ValueError("must be greater than zero")
+        if non_negative and quantity.value < 0:
+            raise ValueError("must not be negative")
+        return quantity
+    return validate
+
+
+def _amount_schema(dim: Dim, example: str) -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "string", "pattern": r"^[+-]?\s*(人民币)?\s*[0-9,]+(\.[0-9]+)?\s*\S*$"},
+            {"type": "number"},
+        ],
+        "description": f"An amount of {dim.name} with its unit, e.g. '{example}'. "
+                       f"A bare number needs units.{dim.name} declared for the file.",
+        "examples": [example],
+    }
+
+
+def Amount(dim: Dim, example: str, *, non_negative: bool = False, positive: bool = False) -> Any:
+    """An annotated `Quantity` field type of dimension `dim`."""
+    return Annotated[
+        Quantity,
+        PlainValidator(_amount_validator(dim, non_negative=non_negative, positive=positive)),
+        PlainSerializer(canonical_text, return_type=str),
+        WithJsonSchema(_amount_schema(dim, example)),
+    ]
+
+
+Money = Amount(MONEY, "37,682.20万元")
+NonNegativeMoney = Amount(MONEY, "30亿元", non_negative=True)
+ShareCount = Amount(SHARES, "1,200万股", non_negative=True)
+PositiveShareCount = Amount(SHARES, "1,200万股", positive=True)
+PositivePrice = Amount(PRICE, "63.70元/股", positive=True)
+Ratio = Amount(RATIO, "25%")
+
+
+# ---------------------------------------------------------------------------------
+# Labels of listing standards: "2.1.2（四）", "2.1.2(4)" and "2.1.2(四)" are one standard.
+
+_CN_NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_STANDARD = re.compile(r"^(\d+(?:\.\d+)*)\s*(?:\((\w+)\))?$")
+
+
+def normalize_standard(label: str) -> str:
+    """Canonical form `2.1.2(4)` of a listing-standard label; ValueError if malformed."""
+    text = normalize_text(label)
+    match = _STANDARD.match(text)
+    if not match:
+        raise ValueError(f"'{label}' is not a standard label such as 2.1.2（四） or 2.1.3(1)")
+    article, item = match.group(1), match.group(2)
+    if item is None:
+        return article
+    number = int(item) if item.isdigit() else _CN_NUMERALS.get(item)
+    if number is None:
+        raise ValueError(f"'{label}': item '{item}' is not a number such as （四） or (4)")
+    return f"{article}({number})"
+
+
+# ---------------------------------------------------------------------------------
+# The model
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Stage(str, Enum):
+    """Where the IPO is: which facts exist and which rules apply."""
+
+    filing = "filing"              # 申报: market cap is the sponsor's estimate
+    pricing = "pricing"            # 定价: market cap is issue price × post-issue shares
+    subscription = "subscription"  # 申购/缴款: the abort conditions apply
+
+
+class Units(Strict):
+    """Units for bare numbers in this file, one per dimension (optional)."""
+
+    money: str | None = Field(None, description="元, 万元 or 亿元")
+    shares: str | None = Field(None, description="股, 万股 or 亿股")
+    price: str | None = Field(None, description="元/股")
+
+    @field_validator("money", "shares", "price")
+    @classmethod
+    def _known(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        value = normalize_text(value)
+        choices = DEFAULT_UNIT_CHOICES[info.field_name]
+        if value not in choices:
+            raise ValueError(f"unit '{value}' is not one of {', '.join(choices)}")
+        return value
+
+
+class Issuer(Strict):
+    """Who the issuer is, and the flags that decide which standards apply."""
+
+    name: str
+    name_en: str | None = None
+    incorporated_on: dt.date | None = Field(None, description="Date the company (or its predecessor LLC) was founded")
+    red_chip: bool = Field(False, description="红筹企业 (listing rules 2.1.3)")
+    weighted_voting_rights: bool = Field(False, description="表决权差异安排 (listing rules 2.1.4)")
+    listed_abroad: bool = Field(False, description="Already listed outside mainland China (red chips)")
+    pharmaceutical: bool | None = Field(None, description="医药行业企业 (standard 2.1.2（五）)")
+
+
+class Evaluation(Strict):
+    """When the case is judged and at which stage."""
+
+    date: dt.date = Field(description="The case's own date; rules in force on it apply")
+    stage: Stage
+
+
+class PriceRange(Strict):
+    low: PositivePrice
+    high: PositivePrice
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PriceRange:
+        if self.low.value > self.high.value:
+            raise ValueError("price_range.low is above price_range.high")
+        return self
+
+
+class Offering(Strict):
+    """Shares before and in the offering; the price once it is known."""
+
+    par_value: PositivePrice = Field(description="每股面值, e.g. 1.00元")
+    shares_before_issue: ShareCount = Field(description="发行前总股本 in shares")
+    new_shares: PositiveShareCount = Field(description="本次公开发行新股 (over-allotment excluded)")
+    existing_shares_offered: ShareCount | None = Field(None, description="老股公开发售 (0 if none)")
+    over_allotment_shares: ShareCount | None = Field(None, description="超额配售选择权 shares, kept out of market cap")
+    expected_market_cap: NonNegativeMoney | None = Field(None, description="预计市值 at filing (the sponsor's estimate)")
+    issue_price: PositivePrice | None = Field(None, description="发行价格 once priced")
+    price_range: PriceRange | None = Field(None, description="发行价格区间; judged at its lower bound")
+
+
+_PERIOD = re.compile(r"^(?P<year>\d{4})(?:(?P<half>H1)|Q(?P<quarter>[1-3])|M(?P<m1>\d{1,2})-(?P<m2>\d{1,2}))?$")
+
+
+class FinancialPeriod(Strict):
+    """Audited figures of one fiscal year, or an interim period (never "the last year")."""
+
+    period: str | int = Field(description="A fiscal year (2019) or an interim period (2020H1, 2020Q3, 2020M1-9)")
+    audited: bool = Field(description="Figures audited (上市规则 2.1.2 counts audited figures only)")
+    revenue: NonNegativeMoney | None = Field(None, description="营业收入")
+    net_profit_parent: Money | None = Field(None, description="归属于母公司所有者的净利润")
+    net_profit_parent_deducted: Money | None = Field(None, description="扣除非经常性损益后归属于母公司所有者的净利润")
+    rd_investment: NonNegativeMoney | None = Field(None, description="研发投入")
+    operating_cash_flow: Money | None = Field(None, description="经营活动产生的现金流量净额")
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period(cls, value: Any) -> str:
+        text = normalize_text(str(value)).upper()
+        if not _PERIOD.match(text):
+            raise ValueError(f"'{value}' is not a period such as 2019, 2020H1, 2020Q3 or 2020M1-9")
+        return text
+
+    @property
+    def fiscal_year(self) -> int | None:
+        """The year, if this is a full fiscal year; None for an interim period."""
+        match = _PERIOD.match(str(self.period))
+        assert match is not None
+        if match.group("half") or match.group("quarter") or match.group("m1"):
+            return None
+        return int(match.group("year"))
+
+
+class Evidence(Strict):
+    document: str = Field(description="The document that supports the judgment")
+    page: str | int | None = Field(None, description="Page or section in it")
+    note: str | None = None
+
+
+class Attestation(Strict):
+    """A judgment (e.g. 主营业务稳定) the engine cannot compute: who says so, and on what evidence."""
+
+    holds: bool
+    attested_by: str | None = Field(None, description="Who makes the judgment (e.g. the sponsor)")
+    evidence: list[Evidence] = Field(min_length=1)
+
+
+class Case(Strict):
+    """One issuer at one stage. Validated once; read-only afterwards."""
+
+    case_id: str | None = Field(None, description="Stable id of the case (default: the file name)")
+    description: str | None = None
+    issuer: Issuer
+    evaluation: Evaluation
+    chosen_standard: str | None = Field(None, description="The standard the prospectus names, e.g. 2.1.2（四）")
+    units: Units = Field(default_factory=Units)
+    offering: Offering
+    financials: list[FinancialPeriod] = Field(default_factory=list)
+    attestations: dict[str, Attestation] = Field(default_factory=dict)
+    sources: list[str] = Field(default_factory=list, description="Where the figures come from")
+
+    @field_validator("chosen_standard")
+    @classmethod
+    def _standard(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_standard(value)
+
+    @model_validator(mode="after")
+    def _periods_unique(self) -> Case:
+        seen: set[str] = set()
+        for item in self.financials:
+            if item.period in seen:
+                raise ValueError(f"financial period {item.period} is listed twice")
+            seen.add(str(item.period))
+        return self
+
+    def fiscal_years(self) -> dict[int, FinancialPeriod]:
+        """Full fiscal years ending before the evaluation date, by year."""
+        return {p.fiscal_year: p for p in self.financials
+                if p.fiscal_year is not None and dt.date(p.fiscal_year, 12, 31) < self.evaluation.date}
+
+
+# ---------------------------------------------------------------------------------
+# The facts a case provides to rule expressions
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """One name the rule expressions may read from a case."""
+
+    name: str
+    kind: str  # "quantity", "bool", "text", "date"
+    dim: Dim | None = None
+    per_year: bool = False
+    description: str = ""
+
+
+def _offering_fact(field_name: str, dim: Dim) -> FactSpec:
+    return FactSpec(field_name, "quantity", dim, description=Offering.model_fields[field_name].description or "")
+
+
+PER_YEAR_FIELDS = ("revenue", "net_profit_parent", "net_profit_parent_deducted", "rd_investment", "operating_cash_flow")
+
+INPUT_FACTS: dict[str, FactSpec] = {
+    spec.name: spec
+    for spec in (
+        FactSpec("stage", "text", description="filing, pricing or subscription"),
+        FactSpec("evaluation_date", "date", description="The case's date"),
+        FactSpec("incorporated_on", "date", description=Issuer.model_fields["incorporated_on"].description or ""),
+        FactSpec("red_chip", "bool", description="红筹企业"),
+        FactSpec("weighted_voting_rights", "bool", description="表决权差异安排"),
+        FactSpec("listed_abroad", "bool", description="Already listed abroad"),
+        FactSpec("pharmaceutical", "bool", description="医药行业企业"),
+        FactSpec("chosen_standard", "text", description="The standard the issuer chose"),
+        _offering_fact("par_value", PRICE),
+        _offering_fact("shares_before_issue", SHARES),
+        _offering_fact("new_shares", SHARES),
+        _offering_fact("existing_shares_offered", SHARES),
+        _offering_fact("over_allotment_shares", SHARES),
+        _offering_fact("expected_market_cap", MONEY),
+        _offering_fact("issue_price", PRICE),
+        FactSpec("price_range_low", "quantity", PRICE, description="Lower bound of the price range"),
+        *(FactSpec(name, "quantity", MONEY, per_year=True,
+                   description=FinancialPeriod.model_fields[name].description or "")
+          for name in PER_YEAR_FIELDS),
+    )
+}
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """The raw facts of a case: scalars by name, per-year figures by year then name.
+
+    A fact the case does not state is absent (not zero). `attestations` holds the
+    attested judgments by name; `unaudited_years` the fiscal years whose figures the
+    case marks as unaudited (they do not count for 2.1.2).
+    """
+
+    scalars: dict[str, Any]
+    years: dict[int, dict[str, Quantity]]
+    attestations: dict[str, Attestation]
+    unaudited_years: frozenset[int]
+
+
+def case_facts(case: Case) -> CaseFacts:
+    """Flatten a validated case into the vocabulary of `INPUT_FACTS`."""
+    offering = case.offering
+    scalars: dict[str, Any] = {
+        "stage": case.evaluation.stage.value,
+        "evaluation_date": case.evaluation.date,
+        "incorporated_on": case.issuer.incorporated_on,
+        "red_chip": case.issuer.red_chip,
+        "weighted_voting_rights": case.issuer.weighted_voting_rights,
+        "listed_abroad": case.issuer.listed_abroad,
+        "pharmaceutical": case.issuer.pharmaceutical,
+        "chosen_standard": case.chosen_standard,
+        "par_value": offering.par_value,
+        "shares_before_issue": offering.shares_before_issue,
+        "new_shares": offering.new_shares,
+        "existing_shares_offered": offering.existing_shares_offered,
+        "over_allotment_shares": offering.over_allotment_shares,
+        "expected_market_cap": offering.expected_market_cap,
+        "issue_price": offering.issue_price,
+        "price_range_low": offering.price_range.low if offering.price_range else None,
+    }
+    years: dict[int, dict[str, Quantity]] = {}
+    unaudited: set[int] = set()
+    for year, period in case.fiscal_years().items():
+        if not period.audited:
+            unaudited.add(year)
+        years[year] = {name: getattr(period, name) for name in PER_YEAR_FIELDS if getattr(period, name) is not None}
+    return CaseFacts({k: v for k, v in scalars.items() if v is not None}, years,
+                     dict(case.attestations), frozenset(unaudited))
+
+
+# ---------------------------------------------------------------------------------
+# Loading
+
+
+@dataclass(frozen=True)
+class LoadedCase:
+    """A validated case with the file it came from and where each value sits in it."""
+
+    case: Case
+    source: SourceMap
+    case_id: str
+    text_sha256: str
+
+
+def load_case(path: str | Path) -> LoadedCase:
+    """Load and validate a case file; every problem is reported with its line."""
+    import hashlib
+
+    path = Path(path)
+    document = load_file(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _validate(document, default_id=path.stem, digest=digest)
+
+
+def load_case_text(text: str, filename: str = "<case>") -> LoadedCase:
+    """Load a case from text (tests, stdin)."""
+    import hashlib
+
+    document = load_text(text, filename)
+    return _validate(document, default_id=Path(filename).stem,
+                     digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def _validate(document: Document, default_id: str, digest: str) -> LoadedCase:
+    data = document.data
+    source = document.source
+    if not isinstance(data, dict):
+        raise CaseError([source.problem((), "a case file must be a mapping of fields",
+                                        expected="issuer:, evaluation:, offering:, financials:")])
+    units: dict[str, str] = {}
+    raw_units = data.get("units")
+    if isinstance(raw_units, dict):
+        try:
+            units = {k: v for k, v in Units.model_validate(raw_units).model_dump().items() if v}
+        except ValidationError as exc:
+            raise CaseError(problems_from_validation(exc, source, prefix=("units",))) from None
+    try:
+        case = Case.model_validate(data, context={"units": units})
+    except ValidationError as exc:
+        raise CaseError(problems_from_validation(exc, source, model=Case)) from None
+    return LoadedCase(case, source, case.case_id or default_id, digest)
+
+
+def problems_from_validation(exc: ValidationError, source: SourceMap, prefix: tuple = (),
+                             model: type[BaseModel] | None = None) -> list[Problem]:
+    """Map pydantic errors to problems at their lines, with "did you mean" for unknown keys."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = prefix + tuple(error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        expected = None
+        if error["type"] == "extra_forbidden":
+            known = _known_keys(model, loc[:-1]) if model else []
+            guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            message = f"unknown field '{loc[-1]}'" + (f"; did you mean '{guess[0]}'?" if guess else "")
+            expected = ", ".join(known) if known else None
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        problems.append(source.problem(loc, message, expected=expected))
+    return problems
+
+
+def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the sub-model reached by `loc` (list indices and dict keys skipped)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            continue
+        annotation = fields[part].annotation
+        current = _model_in(annotation)
+    fields = getattr(current, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def case_json_schema() -> dict[str, Any]:
+    """JSON Schema of case files, for editors."""
+    schema = Case.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "STAR Market listing case"
+    return schema

@@ -1,0 +1,97 @@
+"""One error tree for everything a user can get wrong, each error with its place.
+
+A `Problem` is a value: file, line, column, the field or rule it concerns, what was
+wrong and what was expected. Loading collects problems instead of stopping at the
+first, so a rule author sees every mistake in one run; the CLI turns them into one
+message per problem and a distinct exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, and where it is."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    field: str | None = None
+    rule_id: str | None = None
+    expected: str | None = None
+
+    def place(self) -> str:
+        """`file:line:column`, as far as it is known."""
+        parts = [self.file or "<input>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def render(self) -> str:
+        """One line a person can act on."""
+        text = f"{self.place()}: "
+        if self.rule_id:
+            text += f"rule {self.rule_id}: "
+        if self.field:
+            text += f"{self.field}: "
+        text += self.message
+        if self.expected:
+            text += f" (expected {self.expected})"
+        return text
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+@dataclass
+class InputError(EngineError):
+    """Input that cannot be used: a case file or a rule file. Carries all its problems."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(p.render() for p in self.problems)
+
+
+class CaseError(InputError):
+    """A case file is malformed or incomplete in a way the engine refuses."""
+
+
+class RuleFileError(InputError):
+    """A rule file is malformed, refers to unknown figures or is inconsistent."""
+
+
+class ExpressionError(EngineError):
+    """An expression in a rule file cannot be parsed or type-checked.
+
+    Raised with the offending text and the column inside it; the rule loader
+    re-raises it as a `Problem` with the file and line of the expression.
+    """
+
+    def __init__(self, message: str, text: str = "", column: int | None = None):
+        self.message = message
+        self.text = text
+        self.column = column
+        where = f" at column {column}" if column is not None else ""
+        super().__init__(f"{message}{where} in `{text}`" if text else message)
+
+
+class InternalError(EngineError):
+    """The engine contradicted itself (e.g. a rule both passed and failed): a bug."""
+
+
+# Exit codes of `check-listing`: the verdict, or why there is none.
+EXIT_ELIGIBLE = 0
+EXIT_NOT_ELIGIBLE = 1
+EXIT_INPUT_ERROR = 2
+EXIT_UNDETERMINED = 3
+EXIT_INTERNAL_ERROR = 70

@@ -1,0 +1,355 @@
+"""Evaluate a case: select the rule versions in force, run durable_rules, build results.
+
+For one case: the rule versions in force on the case's date (or `as_of`) and stage
+are selected; each check rule becomes one fact of exact operand values; durable_rules
+decides pass / fail / not applicable for each (neither firing means undetermined,
+with the missing facts named). The same conditions are also evaluated exactly in
+Python (Kleene logic on rationals); a disagreement is an `InternalError`, never a
+silent answer. Alternatives groups (the listing standards) are then composed: the
+chosen standard must hold, and the others are reported as information.
+
+durable_rules is driven through the C binding it ships (`durable_rules_engine`)
+synchronously, one session id per case, deleted when the case is done: no host
+threads, no state kept between cases, at most one live session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import durable_rules_engine
+
+from .case import LoadedCase, case_facts
+from .compiler import CompiledRule, CompiledRulebook, compile_rulebook, dumps_fact, encode_value
+from .errors import CaseError, InternalError, Problem
+from .expression import Compare, Literal, Name, Node, YearRef, children, rebuild, unparse
+from .facts import FactEnvironment, Missing, compare
+from .results import Attested, CaseResult, Comparison, FigureValue, RuleResult, Status, Verdict
+from .rulebook import Rule, Rulebook, RuleVersion
+from .units import UNITS, Quantity, display_unit_for
+
+_ENGINE_IDS = itertools.count(1)
+
+
+@dataclass
+class _Pending:
+    rule: Rule
+    version: RuleVersion
+    compiled: CompiledRule
+    missing: Missing | None
+
+
+class Evaluator:
+    """A compiled rulebook loaded into durable_rules, ready to evaluate many cases."""
+
+    def __init__(self, rulebook: Rulebook, compiled: CompiledRulebook | None = None):
+        self.rulebook = rulebook
+        self.compiled = compiled or compile_rulebook(rulebook)
+        self._name = f"star_listing_{next(_ENGINE_IDS)}"
+        self._handle = durable_rules_engine.create_ruleset(self._name, self.compiled.definition_json)
+        self._sessions = itertools.count(1)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            durable_rules_engine.delete_ruleset(self._handle)
+            self._handle = None
+
+    def __enter__(self) -> Evaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------
+    def evaluate(self, loaded: LoadedCase, as_of: dt.date | None = None) -> CaseResult:
+        case = loaded.case
+        on = as_of or case.evaluation.date
+        earliest = self.rulebook.earliest_date()
+        if on < earliest:
+            raise CaseError([loaded.source.problem(("evaluation", "date"),
+                                                   f"no STAR Market rule is in force on {on.isoformat()}",
+                                                   expected=f"a date from {earliest.isoformat()}")])
+        self._check_case_names(loaded)
+        env = FactEnvironment(self.rulebook, case_facts(case))
+        stage = case.evaluation.stage.value
+        results: dict[str, RuleResult] = {}
+        pending: list[_Pending] = []
+        for rule in self.rulebook.rules.values():
+            version = rule.version_on(on)
+            if version is None:
+                results[rule.id] = _not_in_force(rule, on)
+            elif stage not in rule.stages:
+                results[rule.id] = _simple(rule, version, Status.not_applicable,
+                                           f"applies at the {' and '.join(rule.stages)} stage, not at {stage}")
+            elif rule.kind == "check":
+                compiled = self.compiled.for_version(rule, version)
+                assert compiled is not None
+                pending.append(_Pending(rule, version, compiled, None))
+        fired = self._run_durable(pending, env)
+        for item in pending:
+            results[item.rule.id] = self._check_result(item, env, fired.get(item.compiled.key, []))
+        for rule in self.rulebook.rules.values():
+            if rule.kind == "chosen_standard" and rule.id not in results:
+                version = rule.version_on(on)
+                assert version is not None
+                results[rule.id] = self._chosen_result(rule, version, loaded, results)
+        ordered = tuple(results[r.id] for r in self.rulebook.rules.values())
+        return self._case_result(loaded, on, ordered, env)
+
+    # ------------------------------------------------------------------------
+    def _run_durable(self, pending: list[_Pending], env: FactEnvironment) -> dict[str, list[str]]:
+        """Assert one fact per rule in a fresh session; return the durable rules fired by fact key."""
+        sid = f"case{next(self._sessions)}"
+        facts = []
+        for item in pending:
+            fact: dict[str, Any] = {"sid": sid, "rule": item.compiled.key}
+            for operand in item.compiled.operands:
+                value = env.evaluate(operand.term)
+                if isinstance(value, Missing):
+                    continue
+                fact[operand.field] = encode_value(value, operand.constants)
+            facts.append(fact)
+        if not facts:
+            return {}
+        payload = "[" + ",".join(dumps_fact(f) for f in facts) + "]"
+        fired: dict[str, list[str]] = {}
+        try:
+            code, state_handle = durable_rules_engine.assert_facts(self._handle, payload)
+            if code == 2:
+                raise InternalError("durable_rules reported a fact as already observed in a fresh session")
+            result = durable_rules_engine.start_action_for_state(self._handle, state_handle)
+            while result:
+                message = json.loads(result[1])
+                for name, matched in message.items():
+                    key = matched["m"]["rule"]
+                    fired.setdefault(key, []).append(name)
+                next_message = durable_rules_engine.complete_and_start_action(self._handle, state_handle)
+                result = (result[0], next_message) if next_message else None
+        finally:
+            durable_rules_engine.delete_state(self._handle, sid)
+        return fired
+
+    def _check_result(self, item: _Pending, env: FactEnvironment, fired: list[str]) -> RuleResult:
+        compiled = item.compiled
+        fired = sorted(set(fired))  # durable fires a rule once per satisfied branch of an `or`
+        outcomes = {name.rsplit("|", 1)[1] for name in fired}
+        if len(outcomes) > 1:
+            raise InternalError(f"rule {item.rule.id}: durable_rules fired {sorted(fired)}")
+        durable_status = {"pass": Status.passed, "fail": Status.failed,
+                          "na": Status.not_applicable}.get(next(iter(outcomes), ""), Status.undetermined)
+        applies = env.evaluate(compiled.applies_when) if compiled.applies_when is not None else True
+        holds = env.evaluate(compiled.condition)
+        if isinstance(applies, Missing):
+            exact_status, missing = Status.undetermined, applies
+        elif not applies:
+            exact_status, missing = Status.not_applicable, None
+        elif isinstance(holds, Missing):
+            exact_status, missing = Status.undetermined, holds
+        else:
+            exact_status, missing = (Status.passed if holds else Status.failed), None
+        if exact_status != durable_status:
+            raise InternalError(f"rule {item.rule.id}: durable_rules says {durable_status.value}, "
+                                f"exact evaluation says {exact_status.value}")
+        comparisons = tuple(_comparison(atom.node, env) for atom in compiled.atoms)
+        figures = _figures(compiled, env, self.rulebook)
+        reason = _reason(durable_status, comparisons, missing)
+        return _simple(item.rule, item.version, durable_status, reason, comparisons=comparisons, figures=figures,
+                       missing=tuple(sorted(missing.facts)) if missing else (),
+                       missing_reasons=missing.reasons if missing else (), fired=tuple(fired))
+
+    def _chosen_result(self, rule: Rule, version: RuleVersion, loaded: LoadedCase,
+                       results: dict[str, RuleResult]) -> RuleResult:
+        chosen = loaded.case.chosen_standard
+        members = [m for m in self.rulebook.members(rule.alternatives or "")]
+        if chosen is None:
+            return _simple(rule, version, Status.undetermined, "the case does not name the chosen standard",
+                           missing=("chosen_standard",))
+        member = next((m for m in members if m.standard == chosen), None)
+        assert member is not None  # _check_case_names refused unknown labels
+        outcome = results[member.id]
+        if outcome.status == Status.not_applicable:
+            status, reason = Status.failed, f"chosen standard {chosen} does not apply: {outcome.reason}"
+        elif outcome.status == Status.passed:
+            status, reason = Status.passed, f"chosen standard {chosen} holds"
+        elif outcome.status == Status.failed:
+            status, reason = Status.failed, f"chosen standard {chosen} does not hold: {outcome.reason}"
+        else:
+            status, reason = Status.undetermined, f"chosen standard {chosen} is undetermined: {outcome.reason}"
+        holding = [m.standard for m in members if results[m.id].status == Status.passed and m.standard]
+        if holding:
+            reason += "; standards that hold: " + ", ".join(holding)
+        for m in members:
+            results[m.id] = _replace(results[m.id], informational=m.id != member.id, chosen=m.id == member.id)
+        return _simple(rule, version, status, reason, comparisons=outcome.comparisons, figures=outcome.figures,
+                       missing=outcome.missing)
+
+    def _check_case_names(self, loaded: LoadedCase) -> None:
+        """Attestation names and the chosen standard must be ones the rulebook knows."""
+        import difflib
+
+        problems: list[Problem] = []
+        for name in loaded.case.attestations:
+            if name not in self.rulebook.attestations:
+                guess = difflib.get_close_matches(name, list(self.rulebook.attestations), n=1)
+                problems.append(loaded.source.problem(
+                    ("attestations", name), f"unknown attestation '{name}'" + (f"; did you mean '{guess[0]}'?" if guess else ""),
+                    expected=", ".join(sorted(self.rulebook.attestations))))
+        chosen = loaded.case.chosen_standard
+        labels = sorted({r.standard for r in self.rulebook.rules.values() if r.standard})
+        if chosen is not None and chosen not in labels:
+            problems.append(loaded.source.problem(("chosen_standard",), f"unknown standard '{chosen}'",
+                                                  expected=", ".join(labels)))
+        if problems:
+            raise CaseError(problems)
+
+    def _case_result(self, loaded: LoadedCase, on: dt.date, results: tuple[RuleResult, ...],
+                     env: FactEnvironment) -> CaseResult:
+        counted = [r for r in results if not r.informational and r.status != Status.not_applicable]
+        failed = [r for r in counted if r.status == Status.failed]
+        undetermined = [r for r in counted if r.status == Status.undetermined]
+        if failed:
+            verdict = Verdict.not_eligible
+            summary = "not eligible: " + "; ".join(f"{r.rule_id} fails" for r in failed)
+        elif undetermined:
+            verdict = Verdict.undetermined
+            summary = "undetermined: " + "; ".join(f"{r.rule_id} needs {', '.join(r.missing) or 'more facts'}"
+                                                   for r in undetermined)
+        else:
+            verdict = Verdict.eligible
+            summary = f"eligible: all {len(counted)} applicable rules pass"
+        holding = tuple(r.standard for r in results if r.standard and r.status == Status.passed)
+        attested = tuple(
+            Attested(name, self.rulebook.attestations[name].title.zh, a.holds, a.attested_by,
+                     tuple(_evidence_text(e) for e in a.evidence))
+            for name, a in sorted(loaded.case.attestations.items()))
+        versions = sorted({r.version for r in results if r.version and r.status != Status.not_applicable or
+                           (r.version and "not in force" not in r.reason)})
+        case = loaded.case
+        return CaseResult(
+            case_id=loaded.case_id, case_file=loaded.source.file, case_sha256=loaded.text_sha256,
+            issuer=case.issuer.name, stage=case.evaluation.stage.value, case_date=case.evaluation.date, as_of=on,
+            chosen_standard=case.chosen_standard, rulebook_name=self.rulebook.name,
+            rulebook_version=self.rulebook.version, rulebook_sha256=self.rulebook.sha256, verdict=verdict,
+            summary=summary, results=results, standards_holding=holding, attestations=attested,
+            versions_used=tuple(versions))
+
+
+# ---------------------------------------------------------------------------------
+# Building results
+
+
+def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str, *,
+            comparisons: tuple[Comparison, ...] = (), figures: tuple[FigureValue, ...] = (),
+            missing: tuple[str, ...] = (), missing_reasons: tuple[str, ...] = (),
+            fired: tuple[str, ...] = ()) -> RuleResult:
+    if missing_reasons:
+        reason = reason + " (" + "; ".join(missing_reasons) + ")"
+    return RuleResult(
+        rule_id=rule.id, title_zh=rule.title.zh, title_en=rule.title.en, status=status, reason=reason,
+        citation=version.citation if version else None, version=version.label() if version else None,
+        condition=version.condition_text if version else None,
+        applies_when=version.applies_when_text if version else None,
+        comparisons=comparisons, figures=figures, missing=missing, group=rule.group, standard=rule.standard,
+        durable_rules_fired=fired)
+
+
+def _replace(result: RuleResult, **changes: Any) -> RuleResult:
+    from dataclasses import replace
+
+    return replace(result, **changes)
+
+
+def _not_in_force(rule: Rule, on: dt.date) -> RuleResult:
+    periods = ", ".join(v.label() for v in rule.versions)
+    return _simple(rule, None, Status.not_applicable, f"not in force on {on.isoformat()} (versions: {periods})")
+
+
+def _reason(status: Status, comparisons: tuple[Comparison, ...], missing: Missing | None) -> str:
+    if status == Status.undetermined:
+        return "undetermined: missing " + ", ".join(sorted(missing.facts) or ["facts"]) if missing else "undetermined"
+    if status == Status.not_applicable:
+        return "does not apply to this issuer"
+    failing = [c.text for c in comparisons if c.holds is False]
+    if status == Status.failed and failing:
+        return "does not hold: " + "; ".join(failing)
+    return "holds" if status == Status.passed else "does not hold"
+
+
+def _label(node: Node, env: FactEnvironment) -> str:
+    """Readable text of a term, with k-th latest years shown as calendar years."""
+
+    def rename(n: Node) -> Node:
+        if isinstance(n, YearRef):
+            year = env.year_of(n.k)
+            return Name(f"{n.name}[{year}]" if year else f"{n.name}[year -{n.k - 1}]")
+        return rebuild(n, rename)
+
+    text = unparse(rename(node))
+    return text[1:-1] if text.startswith("(") and text.endswith(")") and text.count("(") == 1 else text
+
+
+def _comparison(node: Compare, env: FactEnvironment) -> Comparison:
+    left, right = env.evaluate(node.left), env.evaluate(node.right)
+    left_value = None if isinstance(left, Missing) else left
+    right_value = None if isinstance(right, Missing) else right
+    holds = None
+    margin = relative = None
+    if left_value is not None and right_value is not None:
+        holds = compare(node.op, left_value, right_value)
+        if isinstance(left_value, Quantity):
+            margin = left_value - right_value
+            if right_value.value != 0:
+                relative = Quantity(margin.value / abs(right_value.value), margin.dim / margin.dim)
+    unit = None
+    for side in (node.right, node.left):
+        if isinstance(side, Literal) and isinstance(side.value, Quantity):
+            symbol = side.written.lstrip("0123456789,.")
+            unit = symbol if symbol in UNITS and symbol else None
+            break
+    if unit is None and isinstance(left_value, Quantity):
+        unit = display_unit_for(left_value)
+    return Comparison(text=f"{_label(node.left, env)} {node.op} {_label(node.right, env)}",
+                      left=_label(node.left, env), op=node.op, right=_label(node.right, env),
+                      left_value=left_value, right_value=right_value, holds=holds, margin=margin,
+                      relative_margin=relative, display_unit=unit)
+
+
+def _figures(compiled: CompiledRule, env: FactEnvironment, rulebook: Rulebook) -> tuple[FigureValue, ...]:
+    nodes: list[Node] = [compiled.condition] + ([compiled.applies_when] if compiled.applies_when else [])
+    refs: dict[str, Node] = {}
+    for node in nodes:
+        _collect_refs(node, refs, env)
+    out = []
+    for label, ref in sorted(refs.items()):
+        value = env.evaluate(ref)
+        name = ref.name if isinstance(ref, (Name, YearRef)) else label
+        figure = rulebook.figures.get(name)
+        title = figure.title.zh if figure else (rulebook.attestations[name].title.zh if name in rulebook.attestations
+                                                 else None)
+        out.append(FigureValue(label, title, None if isinstance(value, Missing) else value,
+                               figure.expr_text if figure else None,
+                               "; ".join(value.reasons) if isinstance(value, Missing) else None))
+    return tuple(out)
+
+
+def _collect_refs(node: Node, refs: dict[str, Node], env: FactEnvironment) -> None:
+    if isinstance(node, Name):
+        refs[node.name] = node
+    elif isinstance(node, YearRef):
+        year = env.year_of(node.k)
+        refs[f"{node.name}[{year}]" if year else f"{node.name}[year -{node.k - 1}]"] = node
+    for child in children(node):
+        _collect_refs(child, refs, env)
+
+
+def _evidence_text(evidence: Any) -> str:
+    text = evidence.document
+    if evidence.page is not None:
+        text += f", p. {evidence.page}" if str(evidence.page).isdigit() else f", {evidence.page}"
+    if evidence.note:
+        text += f" ({evidence.note})"
+    return text

@@ -1,0 +1,216 @@
+"""Derived facts: the exact value of every figure a rule reads, or why it is missing.
+
+Figures are defined in `rules/figures.yaml`; this module evaluates them for one case
+with exact rational arithmetic. A figure the case cannot supply is a `Missing` value
+carrying the names of the facts that are absent and why (not stated, fiscal year not
+in the case, year not audited, division by zero), so a rule that needs it ends
+*undetermined* with those facts listed, never a silent zero.
+
+"The latest N years" are the N consecutive full fiscal years ending with the latest
+fiscal year the case states (interim periods never count).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .case import INPUT_FACTS, CaseFacts
+from .expression import BoolOp, Binary, Call, Compare, If, Literal, Name, Node, Unary, YearRef
+from .rulebook import Rulebook
+from .units import Quantity
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A value that cannot be computed; `facts` names what is absent, `reasons` says why."""
+
+    facts: frozenset[str]
+    reasons: tuple[str, ...]
+
+    def __or__(self, other: Missing) -> Missing:
+        reasons = self.reasons + tuple(r for r in other.reasons if r not in self.reasons)
+        return Missing(self.facts | other.facts, reasons)
+
+
+Value = Union[Quantity, bool, str, Any]
+Outcome = Union[Value, Missing]
+
+
+def _merge(values: list[Outcome]) -> Missing | None:
+    missing = [v for v in values if isinstance(v, Missing)]
+    if not missing:
+        return None
+    out = missing[0]
+    for more in missing[1:]:
+        out = out | more
+    return out
+
+
+class FactEnvironment:
+    """The facts of one case, with derived figures computed on demand and cached."""
+
+    def __init__(self, rulebook: Rulebook, facts: CaseFacts):
+        self.rulebook = rulebook
+        self.facts = facts
+        self.latest_year = max(facts.years) if facts.years else None
+        self._cache: dict[tuple[str, int], Outcome] = {}
+
+    # -- years ----------------------------------------------------------------
+    def year_of(self, k: int) -> int | None:
+        """The calendar year of the k-th latest fiscal year (1 = latest)."""
+        return None if self.latest_year is None else self.latest_year - (k - 1)
+
+    def years_used(self, n: int) -> list[int]:
+        return [y for y in (self.year_of(k) for k in range(1, n + 1)) if y is not None]
+
+    # -- names ----------------------------------------------------------------
+    def lookup(self, name: str, k: int = 0) -> Outcome:
+        """Value of `name`; `k` > 0 selects the k-th latest fiscal year for per-year figures."""
+        key = (name, k)
+        if key not in self._cache:
+            self._cache[key] = self._lookup(name, k)
+        return self._cache[key]
+
+    def _lookup(self, name: str, k: int) -> Outcome:
+        if name in self.rulebook.figures:
+            return self.evaluate(self.rulebook.figures[name].expr, k)
+        if name in self.rulebook.attestations:
+            attestation = self.facts.attestations.get(name)
+            if attestation is None:
+                return Missing(frozenset([name]), (f"{name}: no attestation in the case",))
+            return attestation.holds
+        spec = INPUT_FACTS.get(name)
+        if spec is None:  # pragma: no cover - the rule loader refuses unknown names
+            return Missing(frozenset([name]), (f"{name}: unknown figure",))
+        if not spec.per_year:
+            if name in self.facts.scalars:
+                return self.facts.scalars[name]
+            return Missing(frozenset([name]), (f"{name}: not stated in the case",))
+        year = self.year_of(k) if k else None
+        if year is None:
+            return Missing(frozenset([name]), (f"{name}: the case states no full fiscal year",))
+        if year not in self.facts.years:
+            return Missing(frozenset([f"{name}[{year}]"]),
+                           (f"fiscal year {year} is not in the case (needed as the {_ordinal(k)} latest year)",))
+        if year in self.facts.unaudited_years:
+            return Missing(frozenset([f"{name}[{year}]"]),
+                           (f"fiscal year {year} is not audited (the rules count audited figures only)",))
+        figures = self.facts.years[year]
+        if name not in figures:
+            return Missing(frozenset([f"{name}[{year}]"]), (f"{name} for fiscal year {year}: not stated in the case",))
+        return figures[name]
+
+    # -- expressions ----------------------------------------------------------
+    def evaluate(self, node: Node, k: int = 0) -> Outcome:
+        """Exact value of `node` (a term or a condition, Kleene logic for conditions)."""
+        if isinstance(node, Literal):
+            return node.value
+        if isinstance(node, Name):
+            return self.lookup(node.name, k)
+        if isinstance(node, YearRef):
+            return self.lookup(node.name, node.k)
+        if isinstance(node, Unary):
+            value = self.evaluate(node.operand, k)
+            if isinstance(value, Missing):
+                return value
+            return (not value) if node.op == "not" else -value
+        if isinstance(node, Binary):
+            left, right = self.evaluate(node.left, k), self.evaluate(node.right, k)
+            missing = _merge([left, right])
+            if missing:
+                return missing
+            if node.op == "+":
+                return left + right
+            if node.op == "-":
+                return left - right
+            if node.op == "*":
+                return left * right
+            if node.op == "^":
+                return left ** int(right.value)
+            if right.value == 0:
+                return Missing(frozenset(), (f"division by zero in {_describe(node)}",))
+            return left / right
+        if isinstance(node, Compare):
+            left, right = self.evaluate(node.left, k), self.evaluate(node.right, k)
+            missing = _merge([left, right])
+            if missing:
+                return missing
+            return compare(node.op, left, right)
+        if isinstance(node, BoolOp):
+            values = [self.evaluate(operand, k) for operand in node.operands]
+            decisive = node.op == "or"  # the value that settles the result: True for or, False for and
+            if any(v is decisive for v in values):
+                return decisive
+            missing = _merge(values)
+            return missing if missing else (not decisive)
+        if isinstance(node, If):
+            condition = self.evaluate(node.condition, k)
+            if isinstance(condition, Missing):
+                return condition
+            return self.evaluate(node.then if condition else node.otherwise, k)
+        if isinstance(node, Call):
+            return self.call(node, k)
+        raise TypeError(f"cannot evaluate {type(node).__name__}")  # pragma: no cover
+
+    def call(self, node: Call, k: int) -> Outcome:
+        name, args = node.function, node.args
+        if name in ("min", "max"):
+            values = [self.evaluate(a, k) for a in args]
+            missing = _merge(values)
+            if missing:
+                return missing
+            pick = min if name == "min" else max
+            return pick(values, key=lambda q: q.value)
+        if name == "first":
+            values = [self.evaluate(a, k) for a in args]
+            for value in values:
+                if not isinstance(value, Missing):
+                    return value
+            return _merge(values)
+        if name == "latest":
+            return self.evaluate(args[0], 1)
+        count = int(args[0].value.value)  # type: ignore[union-attr]
+        if name == "year":
+            return self.evaluate(args[1], count)
+        values = [self.evaluate(args[1], j) for j in range(1, count + 1)]
+        if name == "sum_latest":
+            missing = _merge(values)
+            if missing:
+                return missing
+            total = values[0]
+            for value in values[1:]:
+                total = total + value
+            return total
+        decisive = name == "any_latest"
+        if any(v is decisive for v in values):
+            return decisive
+        missing = _merge(values)
+        return missing if missing else (not decisive)
+
+
+def compare(op: str, left: Any, right: Any) -> bool:
+    """Exact comparison of two values of one type (quantities by their rational value)."""
+    if isinstance(left, Quantity):
+        left, right = left.value, right.value
+    if op == "==":
+        return left == right
+    if op == "!=":
+        return left != right
+    if op == "<":
+        return left < right
+    if op == "<=":
+        return left <= right
+    if op == ">":
+        return left > right
+    return left >= right
+
+
+def _ordinal(k: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(k, f"{k}th")
+
+
+def _describe(node: Node) -> str:
+    from .expression import unparse
+
+    return unparse(node)

@@ -1,0 +1,115 @@
+"""Plain result objects: what evaluation found, ready for a report to format.
+
+Reports never compute: every figure, threshold and margin a report prints is here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from .rulebook import Citation
+from .units import Quantity
+
+
+class Status(str, Enum):
+    """How a rule ended. Every rule ends in exactly one."""
+
+    passed = "pass"
+    failed = "fail"
+    not_applicable = "not_applicable"
+    undetermined = "undetermined"
+
+
+class Verdict(str, Enum):
+    eligible = "eligible"
+    not_eligible = "not_eligible"
+    undetermined = "undetermined"
+
+
+@dataclass(frozen=True)
+class FigureValue:
+    """A figure the rule read: its value (or why it is missing) and how it is derived."""
+
+    name: str
+    title_zh: str | None
+    value: Any  # Quantity | bool | str | None when missing
+    formula: str | None
+    missing_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison of a rule's condition, as the law states it, with its outcome and margin."""
+
+    text: str
+    left: str
+    op: str
+    right: str
+    left_value: Any
+    right_value: Any
+    holds: bool | None  # None: a side is missing
+    margin: Quantity | None  # left − right for quantities
+    relative_margin: Quantity | None  # margin / right, when right is a nonzero quantity
+    display_unit: str | None  # the unit the threshold was written in
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule_id: str
+    title_zh: str
+    title_en: str
+    status: Status
+    reason: str
+    citation: Citation | None
+    version: str | None
+    condition: str | None
+    applies_when: str | None
+    comparisons: tuple[Comparison, ...] = ()
+    figures: tuple[FigureValue, ...] = ()
+    missing: tuple[str, ...] = ()
+    group: str | None = None
+    standard: str | None = None
+    chosen: bool = False
+    informational: bool = False  # an alternative not chosen: reported, not part of the verdict
+    durable_rules_fired: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attested:
+    """An attested judgment the case states, shown with its evidence."""
+
+    name: str
+    title_zh: str
+    holds: bool
+    attested_by: str | None
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case_id: str
+    case_file: str
+    case_sha256: str
+    issuer: str
+    stage: str
+    case_date: dt.date
+    as_of: dt.date
+    chosen_standard: str | None
+    rulebook_name: str
+    rulebook_version: str
+    rulebook_sha256: str
+    verdict: Verdict
+    summary: str
+    results: tuple[RuleResult, ...]
+    standards_holding: tuple[str, ...]
+    attestations: tuple[Attested, ...] = ()
+    versions_used: tuple[str, ...] = field(default=())
+
+    def result(self, rule_id: str) -> RuleResult:
+        for item in self.results:
+            if item.rule_id == rule_id:
+                return item
+        raise KeyError(rule_id)

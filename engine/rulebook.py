@@ -1,0 +1,534 @@
+"""Rule files: the models, and loading a rules directory into a checked `Rulebook`.
+
+Layout of a rules directory (see README "Rule files"):
+
+    rulebook.yaml                 name and version of the rule set
+    figures.yaml                  derived figures and attested judgments (the vocabulary)
+    <instrument>/instrument.yaml  the instrument: titles and its editions (document numbers, dates)
+    <instrument>/<article>.yaml   the rules of one article, each with dated versions
+
+Loading parses every expression once, type-checks it against the vocabulary, checks
+effective periods (no overlap, no gap) and collects *every* problem with its file,
+line and rule id before raising, so `rules lint` and normal loading are the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .case import INPUT_FACTS, Stage, normalize_standard, problems_from_validation
+from .errors import ExpressionError, Problem, RuleFileError
+from .expression import BOOL, Node, Type, check, names_in, parse, quantity
+from .units import DIM_BY_NAME
+from .yamlsource import SourceMap, load_file
+
+# ---------------------------------------------------------------------------------
+# File models (what a rule author writes)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Title(_Strict):
+    zh: str
+    en: str
+
+
+class Edition(_Strict):
+    """One published version of an instrument."""
+
+    id: str = Field(description="Short id used by rule versions, e.g. '2019-04'")
+    document: str = Field(description="Document number, e.g. 上证发〔2019〕53号")
+    date: dt.date = Field(description="Date issued / in force")
+    date_verified: bool = Field(False, description="Whether the date was read in an official source")
+    note: str | None = None
+
+
+class InstrumentFile(_Strict):
+    id: str
+    title: Title
+    issued_by: str
+    editions: list[Edition] = Field(min_length=1)
+
+
+class Attested(_Strict):
+    """A judgment the engine cannot compute; a case states it with evidence."""
+
+    id: str
+    title: Title
+    description: str | None = None
+
+
+class FigureCitation(_Strict):
+    instrument: str
+    edition: str
+    article: str
+    quote: str
+    verified: bool
+
+
+class FigureFile(_Strict):
+    id: str
+    title: Title
+    unit: Literal["money", "shares", "price", "ratio", "bool", "text"]
+    per_year: bool = False
+    expr: str
+    citation: FigureCitation | None = None
+    note: str | None = None
+
+
+class FiguresFile(_Strict):
+    figures: list[FigureFile] = Field(default_factory=list)
+    attestations: list[Attested] = Field(default_factory=list)
+
+
+class VersionFile(_Strict):
+    """One version of a rule: its effective period, its source text and its logic."""
+
+    effective_from: dt.date
+    effective_to: dt.date | None = Field(None, description="Last day in force (inclusive); open if absent")
+    edition: str = Field(description="Edition id of the instrument the quote is from")
+    quote: str | None = Field(None, description="The article text this version encodes, verbatim "
+                                                "(default: the rule's quote)")
+    verified: bool = Field(description="Quote read in a full-text or quoted source for this edition")
+    source: str | None = Field(None, description="Where the quote was read")
+    applies_when: str | None = Field(None, description="Overrides the rule's applies_when")
+    condition: str | None = Field(None, description="Overrides the rule's condition")
+
+
+class RuleFile(_Strict):
+    id: str
+    item: str | None = Field(None, description="Item of the article, e.g. （二）")
+    title: Title
+    kind: Literal["check", "chosen_standard"] = "check"
+    stages: list[Stage] = Field(default_factory=lambda: list(Stage))
+    group: str | None = Field(None, description="Alternatives group this rule belongs to (listing standards)")
+    standard: str | None = Field(None, description="Label a case uses to choose this standard, e.g. 2.1.2（四）")
+    alternatives: str | None = Field(None, description="For kind chosen_standard: the group whose chosen member must hold")
+    quote: str | None = Field(None, description="The article text, verbatim, for versions that do not state their own")
+    applies_when: str | None = None
+    condition: str | None = None
+    versions: list[VersionFile] = Field(min_length=1)
+
+    @field_validator("standard")
+    @classmethod
+    def _standard(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_standard(value)
+
+
+class ArticleFile(_Strict):
+    instrument: str
+    article: str
+    title: Title | None = None
+    rules: list[RuleFile] = Field(min_length=1)
+
+
+class RulebookFile(_Strict):
+    name: str
+    version: str
+    description: str | None = None
+
+
+# ---------------------------------------------------------------------------------
+# Loaded, checked objects (what the engine uses)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a rule comes from: instrument, edition (document number and date), article, item, text."""
+
+    instrument_id: str
+    instrument_title: Title
+    document: str
+    edition_id: str
+    edition_date: dt.date
+    article: str
+    item: str | None
+    quote: str
+    verified: bool
+    source: str | None
+
+    def reference(self) -> str:
+        """`《上海证券交易所科创板股票上市规则》(上证发〔2019〕53号) 2.1.1（二）`."""
+        article = self.article + (self.item or "")
+        return f"《{self.instrument_title.zh}》({self.document}) {article}"
+
+
+@dataclass(frozen=True)
+class RuleVersion:
+    effective_from: dt.date
+    effective_to: dt.date | None
+    citation: Citation
+    applies_when: Node | None
+    applies_when_text: str | None
+    condition: Node | None
+    condition_text: str | None
+
+    def in_force(self, on: dt.date) -> bool:
+        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+
+    def label(self) -> str:
+        end = self.effective_to.isoformat() if self.effective_to else "…"
+        return f"{self.citation.document}, in force {self.effective_from.isoformat()}–{end}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: Title
+    kind: str
+    stages: tuple[str, ...]
+    group: str | None
+    standard: str | None
+    alternatives: str | None
+    versions: tuple[RuleVersion, ...]
+    file: str
+    line: int | None
+
+    def version_on(self, on: dt.date) -> RuleVersion | None:
+        for version in self.versions:
+            if version.in_force(on):
+                return version
+        return None
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str
+    title: Title
+    type: Type
+    expr: Node
+    expr_text: str
+    citation: FigureCitation | None
+
+
+@dataclass
+class Rulebook:
+    """Every rule, figure and judgment of a rules directory, checked and ready to compile."""
+
+    name: str
+    version: str
+    directory: Path
+    rules: dict[str, Rule]
+    figures: dict[str, Figure]
+    attestations: dict[str, Attested]
+    instruments: dict[str, InstrumentFile]
+    sha256: str
+
+    def type_of(self, name: str) -> Type | None:
+        return _vocabulary_type(name, self.figures, self.attestations)
+
+    def names(self) -> list[str]:
+        return sorted(set(INPUT_FACTS) | set(self.figures) | set(self.attestations))
+
+    def members(self, group: str) -> list[Rule]:
+        """The rules of an alternatives group, in file order."""
+        return [r for r in self.rules.values() if r.group == group]
+
+    def earliest_date(self) -> dt.date:
+        return min(v.effective_from for r in self.rules.values() for v in r.versions)
+
+
+def _vocabulary_type(name: str, figures: dict[str, Figure], attestations: dict[str, Any]) -> Type | None:
+    if name in INPUT_FACTS:
+        spec = INPUT_FACTS[name]
+        if spec.kind == "quantity":
+            return quantity(spec.dim, spec.per_year)  # type: ignore[arg-type]
+        return Type(spec.kind)
+    if name in figures:
+        return figures[name].type
+    if name in attestations:
+        return BOOL
+    return None
+
+
+# ---------------------------------------------------------------------------------
+# Loading
+
+
+def bundled_rules_dir() -> Path:
+    """The rules shipped with the package (the checkout's rules/ in an editable install)."""
+    from importlib import resources
+
+    return Path(str(resources.files("engine.rules")))
+
+
+def load_rulebook(directory: str | Path | None = None) -> Rulebook:
+    """Load and check a rules directory; `RuleFileError` lists every problem found."""
+    return _Loader(Path(directory) if directory else bundled_rules_dir()).load()
+
+
+class _Loader:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.problems: list[Problem] = []
+        self.digest = hashlib.sha256()
+
+    def read(self, path: Path, model: type[BaseModel]) -> tuple[Any, SourceMap] | None:
+        from .errors import InputError
+
+        try:
+            document = load_file(path)
+        except InputError as exc:
+            self.problems.extend(exc.problems)
+            return None
+        self.digest.update(str(path.relative_to(self.directory)).encode() + b"\0" + path.read_bytes() + b"\0")
+        try:
+            return model.model_validate(document.data), document.source
+        except ValidationError as exc:
+            self.problems.extend(problems_from_validation(exc, document.source, model=model))
+            return None
+
+    def load(self) -> Rulebook:
+        if not self.directory.is_dir():
+            raise RuleFileError([Problem("rules directory not found", file=str(self.directory))])
+        header = self.read(self.directory / "rulebook.yaml", RulebookFile)
+        instruments: dict[str, InstrumentFile] = {}
+        instrument_places: dict[str, tuple[SourceMap, int]] = {}
+        for path in sorted(self.directory.glob("*/instrument.yaml")):
+            loaded = self.read(path, InstrumentFile)
+            if loaded:
+                instrument, source = loaded
+                if instrument.id in instruments:
+                    self.problems.append(source.problem(("id",), f"duplicate instrument id '{instrument.id}'"))
+                instruments[instrument.id] = instrument
+                instrument_places[instrument.id] = (source, 0)
+        figures, attestations = self.load_figures(instruments)
+        rules: dict[str, Rule] = {}
+        for path in sorted(self.directory.glob("*/*.yaml")):
+            if path.name == "instrument.yaml" or path.name.endswith(".test.yaml"):
+                continue
+            loaded = self.read(path, ArticleFile)
+            if loaded:
+                article, source = loaded
+                self.load_article(article, source, instruments, figures, attestations, rules)
+        self.check_groups(rules)
+        if self.problems or header is None:
+            unique = list(dict.fromkeys(self.problems))
+            raise RuleFileError(unique or [Problem("missing rulebook.yaml", file=str(self.directory))])
+        book, _ = header
+        return Rulebook(book.name, book.version, self.directory, rules, figures, attestations, instruments,
+                        self.digest.hexdigest())
+
+    def load_figures(self, instruments: dict[str, InstrumentFile]) -> tuple[dict[str, Figure], dict[str, Attested]]:
+        loaded = self.read(self.directory / "figures.yaml", FiguresFile)
+        if not loaded:
+            return {}, {}
+        figures_file, source = loaded
+        attestations: dict[str, Attested] = {}
+        for i, attested in enumerate(figures_file.attestations):
+            if attested.id in attestations or attested.id in INPUT_FACTS:
+                self.problems.append(source.problem(("attestations", i, "id"), f"duplicate name '{attested.id}'"))
+            attestations[attested.id] = attested
+        declared = {f.id: f for f in figures_file.figures}
+        parsed: dict[str, Node] = {}
+        for i, fig in enumerate(figures_file.figures):
+            if fig.id in INPUT_FACTS or fig.id in attestations or list(declared).count(fig.id) > 1:
+                self.problems.append(source.problem(("figures", i, "id"), f"duplicate name '{fig.id}'"))
+            node = self.parse_expr(fig.expr, source, ("figures", i, "expr"), fig.id)
+            if node is not None:
+                parsed[fig.id] = node
+            if fig.citation:
+                self.check_citation_edition(fig.citation.instrument, fig.citation.edition, instruments, source,
+                                            ("figures", i, "citation"), fig.id)
+        order = self.topological_order(declared, parsed, source, figures_file)
+        figures: dict[str, Figure] = {}
+        for fig_id in order:
+            fig = declared[fig_id]
+            i = figures_file.figures.index(fig)
+            declared_type = _declared_type(fig.unit, fig.per_year)
+            scope = _Scope(figures, attestations)
+            try:
+                found = check(parsed[fig_id], scope, fig.expr)
+            except ExpressionError as exc:
+                self.problems.append(self.expr_problem(exc, source, ("figures", i, "expr"), fig_id))
+                continue
+            if (found.kind, found.dim) != (declared_type.kind, declared_type.dim):
+                self.problems.append(source.problem(("figures", i, "expr"),
+                                                    f"expression gives {found.describe()}, but unit is '{fig.unit}'",
+                                                    rule_id=fig_id))
+                continue
+            if found.per_year != fig.per_year:
+                self.problems.append(source.problem(("figures", i, "per_year"),
+                                                    f"expression is {'per year' if found.per_year else 'not per year'}"
+                                                    f", but per_year is {str(fig.per_year).lower()}", rule_id=fig_id))
+                continue
+            figures[fig_id] = Figure(fig_id, fig.title, found, parsed[fig_id], fig.expr, fig.citation)
+        return figures, attestations
+
+    def topological_order(self, declared: dict[str, FigureFile], parsed: dict[str, Node], source: SourceMap,
+                          figures_file: FiguresFile) -> list[str]:
+        """Figures in dependency order; a cycle is a problem naming its members."""
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, trail: list[str]) -> None:
+            if state.get(name) == 2 or name not in parsed:
+                return
+            if state.get(name) == 1:
+                cycle = trail[trail.index(name):] + [name]
+                i = figures_file.figures.index(declared[name])
+                self.problems.append(source.problem(("figures", i, "expr"),
+                                                    "derived figures form a cycle: " + " → ".join(cycle), rule_id=name))
+                return
+            state[name] = 1
+            for dependency in sorted(names_in(parsed[name])):
+                if dependency in declared:
+                    visit(dependency, trail + [name])
+            state[name] = 2
+            order.append(name)
+
+        for name in declared:
+            visit(name, [])
+        return order
+
+    def load_article(self, article: ArticleFile, source: SourceMap, instruments: dict[str, InstrumentFile],
+                     figures: dict[str, Figure], attestations: dict[str, Attested], rules: dict[str, Rule]) -> None:
+        instrument = instruments.get(article.instrument)
+        if instrument is None:
+            self.problems.append(source.problem(("instrument",), f"unknown instrument '{article.instrument}'",
+                                                expected=", ".join(sorted(instruments)) or "an instrument.yaml"))
+            return
+        scope = _Scope(figures, attestations)
+        for i, rule in enumerate(article.rules):
+            where = ("rules", i)
+            if rule.id in rules:
+                self.problems.append(source.problem(where + ("id",), f"duplicate rule id '{rule.id}'",
+                                                    rule_id=rule.id))
+                continue
+            versions = []
+            for j, version in enumerate(rule.versions):
+                vwhere = where + ("versions", j)
+                edition = self.check_citation_edition(instrument.id, version.edition, instruments, source,
+                                                      vwhere + ("edition",), rule.id)
+                applies_text = version.applies_when or rule.applies_when
+                condition_text = version.condition or rule.condition
+                applies_where = vwhere + ("applies_when",) if version.applies_when else where + ("applies_when",)
+                condition_where = vwhere + ("condition",) if version.condition else where + ("condition",)
+                applies = self.checked_condition(applies_text, source, applies_where, rule.id, scope)
+                condition = self.checked_condition(condition_text, source, condition_where, rule.id, scope)
+                if rule.kind == "check" and condition_text is None:
+                    self.problems.append(source.problem(vwhere, "a check rule needs a condition",
+                                                        rule_id=rule.id))
+                if version.effective_to and version.effective_to < version.effective_from:
+                    self.problems.append(source.problem(vwhere + ("effective_to",),
+                                                        "effective_to is before effective_from", rule_id=rule.id))
+                quote = version.quote or rule.quote
+                if quote is None:
+                    self.problems.append(source.problem(vwhere, "no quote: the rule or the version must quote "
+                                                                "the article text", rule_id=rule.id))
+                if edition is None or quote is None:
+                    continue
+                citation = Citation(instrument.id, instrument.title, edition.document, edition.id, edition.date,
+                                    article.article, rule.item, quote.strip(), version.verified,
+                                    version.source)
+                versions.append(RuleVersion(version.effective_from, version.effective_to, citation, applies,
+                                            applies_text, condition, condition_text))
+            self.check_periods(rule, versions, source, where)
+            if rule.kind == "chosen_standard" and not rule.alternatives:
+                self.problems.append(source.problem(where, "a chosen_standard rule needs 'alternatives'",
+                                                    rule_id=rule.id))
+            if rule.standard and not rule.group:
+                self.problems.append(source.problem(where + ("standard",), "a standard must belong to a group",
+                                                    rule_id=rule.id))
+            line, _ = source.locate(where)
+            rules[rule.id] = Rule(rule.id, rule.title, rule.kind, tuple(s.value for s in rule.stages), rule.group,
+                                  rule.standard, rule.alternatives, tuple(versions), source.file, line)
+
+    def check_periods(self, rule: RuleFile, versions: list[RuleVersion], source: SourceMap, where: tuple) -> None:
+        ordered = sorted(versions, key=lambda v: v.effective_from)
+        for earlier, later in zip(ordered, ordered[1:]):
+            if earlier.effective_to is None or earlier.effective_to >= later.effective_from:
+                self.problems.append(source.problem(where + ("versions",),
+                                                    f"versions overlap: {earlier.label()} and {later.label()}",
+                                                    rule_id=rule.id))
+            elif earlier.effective_to + dt.timedelta(days=1) != later.effective_from:
+                self.problems.append(source.problem(where + ("versions",),
+                                                    f"gap between versions: {earlier.label()} and {later.label()}",
+                                                    rule_id=rule.id))
+
+    def check_groups(self, rules: dict[str, Rule]) -> None:
+        groups = {r.group for r in rules.values() if r.group}
+        labels: dict[tuple[str, str], str] = {}
+        for rule in rules.values():
+            if rule.kind == "chosen_standard" and rule.alternatives not in groups:
+                self.problems.append(Problem(f"alternatives group '{rule.alternatives}' has no members",
+                                             file=rule.file, line=rule.line, rule_id=rule.id))
+            if rule.group and rule.standard:
+                key = (rule.group, rule.standard)
+                if key in labels:
+                    self.problems.append(Problem(f"standard {rule.standard} is also rule {labels[key]}",
+                                                 file=rule.file, line=rule.line, rule_id=rule.id))
+                labels[key] = rule.id
+
+    def check_citation_edition(self, instrument_id: str, edition_id: str, instruments: dict[str, InstrumentFile],
+                               source: SourceMap, where: tuple, rule_id: str) -> Edition | None:
+        instrument = instruments.get(instrument_id)
+        if instrument is None:
+            self.problems.append(source.problem(where, f"unknown instrument '{instrument_id}'", rule_id=rule_id))
+            return None
+        for edition in instrument.editions:
+            if edition.id == edition_id:
+                return edition
+        self.problems.append(source.problem(where, f"unknown edition '{edition_id}' of {instrument_id}",
+                                            expected=", ".join(e.id for e in instrument.editions), rule_id=rule_id))
+        return None
+
+    def parse_expr(self, text: str, source: SourceMap, where: tuple, rule_id: str) -> Node | None:
+        try:
+            return parse(text)
+        except ExpressionError as exc:
+            self.problems.append(self.expr_problem(exc, source, where, rule_id))
+            return None
+
+    def checked_condition(self, text: str | None, source: SourceMap, where: tuple, rule_id: str,
+                          scope: _Scope) -> Node | None:
+        if text is None:
+            return None
+        node = self.parse_expr(text, source, where, rule_id)
+        if node is None:
+            return None
+        try:
+            found = check(node, scope, text)
+        except ExpressionError as exc:
+            self.problems.append(self.expr_problem(exc, source, where, rule_id))
+            return None
+        if found.kind != "bool" or found.per_year:
+            self.problems.append(source.problem(where, f"a condition must be true or false, not {found.describe()}",
+                                                rule_id=rule_id))
+            return None
+        return node
+
+    @staticmethod
+    def expr_problem(exc: ExpressionError, source: SourceMap, where: tuple, rule_id: str) -> Problem:
+        line, column = source.locate(where)
+        detail = f"{exc.message} in `{exc.text}`" + (f" (column {exc.column})" if exc.column else "")
+        from .yamlsource import dotted
+
+        return Problem(detail, file=source.file, line=line, column=column, field=dotted(where), rule_id=rule_id)
+
+
+@dataclass
+class _Scope:
+    figures: dict[str, Figure]
+    attestations: dict[str, Attested]
+    extra: dict[str, Type] = field(default_factory=dict)
+
+    def type_of(self, name: str) -> Type | None:
+        return _vocabulary_type(name, self.figures, self.attestations)
+
+    def names(self) -> list[str]:
+        return sorted(set(INPUT_FACTS) | set(self.figures) | set(self.attestations))
+
+
+def _declared_type(unit: str, per_year: bool) -> Type:
+    if unit in ("bool", "text"):
+        return Type(unit, None, per_year)
+    return quantity(DIM_BY_NAME[unit], per_year)

@@ -1,0 +1,188 @@
+"""Safe YAML loading that remembers where every value came from.
+
+Case and rule files are untrusted input. This loader:
+- uses PyYAML's safe composer (the C one when libyaml is present) and builds values
+  itself from the node tree, so no tag can construct an object;
+- refuses anchors and aliases (they are the "billion laughs" route to exhausting
+  memory, and nothing in our formats needs them), duplicate keys (PyYAML silently keeps
+  the last one) and non-string keys;
+- keeps decimal numbers as `Decimal` from their source text, never through `float`;
+- bounds file size and nesting depth;
+- records the line and column of every key and value, so an error found later (by
+  pydantic, by the rule loader) can be reported at its place in the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError, Problem
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 32
+
+try:  # libyaml's composer is ~10x faster; fall back silently when it is not built in
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class SourceMap:
+    """Where each value of a loaded document sits: path → (line, column), 1-based."""
+
+    file: str
+    places: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path_) -> tuple[int | None, int | None]:
+        """The place of `path`, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while True:
+            if path in self.places:
+                return self.places[path]
+            if not path:
+                return (None, None)
+            path = path[:-1]
+
+    def problem(self, path: Path_, message: str, expected: str | None = None,
+                rule_id: str | None = None) -> Problem:
+        """A `Problem` placed at `path` in this file."""
+        line, column = self.locate(path)
+        return Problem(message=message, file=self.file, line=line, column=column,
+                       field=dotted(path) or None, expected=expected, rule_id=rule_id)
+
+
+def dotted(path: Path_) -> str:
+    """`financials[2].revenue` style name of a path."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+@dataclass
+class Document:
+    """A loaded YAML document: its plain data and where each part of it came from."""
+
+    data: Any
+    source: SourceMap
+
+
+def load_text(text: str, filename: str) -> Document:
+    """Parse YAML text safely into plain data plus a source map."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_FILE_BYTES:
+        raise InputError([Problem(f"file is larger than {MAX_FILE_BYTES // 1024} KiB", file=filename)])
+    source = SourceMap(filename)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise InputError([Problem(f"malformed YAML: {reason}", file=filename,
+                                  line=mark.line + 1 if mark else None,
+                                  column=mark.column + 1 if mark else None)]) from None
+    if node is None:
+        return Document(None, source)
+    builder = _Builder(filename, source)
+    data = builder.build(node, (), 0)
+    if builder.problems:
+        raise InputError(builder.problems)
+    return Document(data, source)
+
+
+def load_file(path: str | Path) -> Document:
+    """Read and parse one YAML file; an unreadable file is an `InputError`."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError([Problem(f"file is larger than {MAX_FILE_BYTES // 1024} KiB", file=str(path))])
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError([Problem("file is not UTF-8 text", file=str(path))]) from None
+    except OSError as exc:
+        raise InputError([Problem(f"cannot read file: {exc.strerror or exc}", file=str(path))]) from None
+    return load_text(text, str(path))
+
+
+class _Builder:
+    """Turns a composed node tree into plain Python values, recording places."""
+
+    _scalar_constructor = yaml.SafeLoader("")  # used only for ints, bools, nulls and dates
+
+    def __init__(self, filename: str, source: SourceMap):
+        self.filename = filename
+        self.source = source
+        self.problems: list[Problem] = []
+        self._seen: set[int] = set()
+
+    def _fail(self, node: yaml.Node, message: str) -> None:
+        self.problems.append(Problem(message, file=self.filename, line=node.start_mark.line + 1,
+                                     column=node.start_mark.column + 1))
+
+    def build(self, node: yaml.Node, path: Path_, depth: int) -> Any:
+        if id(node) in self._seen:
+            self._fail(node, "YAML anchors and aliases are not allowed")
+            return None
+        self._seen.add(id(node))
+        if depth > MAX_DEPTH:
+            self._fail(node, f"nesting deeper than {MAX_DEPTH} levels")
+            return None
+        self.source.places.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._fail(key_node, "YAML merge keys (<<) are not allowed")
+                continue
+            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                self._fail(key_node, "keys must be plain text")
+                continue
+            if key in out:
+                self._fail(key_node, f"duplicate key '{key}'")
+                continue
+            child = path + (key,)
+            self.source.places[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = self.build(value_node, child, depth + 1)
+        return out
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        tag = node.tag
+        if tag == "tag:yaml.org,2002:str":
+            return node.value
+        if tag == "tag:yaml.org,2002:float":
+            try:
+                value = Decimal(node.value.replace("_", ""))
+            except InvalidOperation:
+                value = None
+            if value is None or not value.is_finite():
+                self._fail(node, f"'{node.value}' is not a finite decimal number")
+                return None
+            return value
+        if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null",
+                   "tag:yaml.org,2002:timestamp"):
+            value = self._scalar_constructor.construct_object(node, deep=False)
+            if isinstance(value, dt.datetime):
+                self._fail(node, "a date is expected here, not a date and time")
+                return None
+            return value
+        self._fail(node, f"unsupported YAML tag {tag}")
+        return None
