@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import durable_rules_engine
@@ -26,7 +26,7 @@ import durable_rules_engine
 from .case import LoadedCase, case_facts
 from .compiler import CompiledRule, CompiledRulebook, compile_rulebook, dumps_fact, encode_value
 from .errors import CaseError, InternalError, Problem
-from .expression import Compare, Literal, Name, Node, YearRef, children, rebuild, unparse
+from .expression import NEGATED, SYMBOL, BoolOp, Compare, If, Literal, Name, Node, Unary, YearRef, children, rebuild, unparse
 from .facts import FactEnvironment, Missing, compare
 from .results import Attested, CaseResult, Comparison, FigureValue, RuleResult, Status, Verdict
 from .rulebook import Rule, Rulebook, RuleVersion
@@ -154,10 +154,12 @@ class Evaluator:
         if exact_status != durable_status:
             raise InternalError(f"rule {item.rule.id}: durable_rules says {durable_status.value}, "
                                 f"exact evaluation says {exact_status.value}")
-        comparisons = tuple(_comparison(atom.node, env) for atom in compiled.atoms)
+        comparisons = _explain(compiled.condition, env)
+        applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
         figures = _figures(compiled, env, self.rulebook)
-        reason = _reason(durable_status, comparisons, missing)
-        return _simple(item.rule, item.version, durable_status, reason, comparisons=comparisons, figures=figures,
+        reason = _reason(durable_status, comparisons, applicability, missing)
+        return _simple(item.rule, item.version, durable_status, reason, comparisons=comparisons,
+                       applicability=applicability, figures=figures,
                        missing=tuple(sorted(missing.facts)) if missing else (),
                        missing_reasons=missing.reasons if missing else (), fired=tuple(fired))
 
@@ -183,9 +185,10 @@ class Evaluator:
         if holding:
             reason += "; standards that hold: " + ", ".join(holding)
         for m in members:
-            results[m.id] = _replace(results[m.id], informational=m.id != member.id, chosen=m.id == member.id)
-        return _simple(rule, version, status, reason, comparisons=outcome.comparisons, figures=outcome.figures,
-                       missing=outcome.missing)
+            # the group rule carries the verdict; members are reported, the chosen one marked
+            results[m.id] = replace(results[m.id], informational=True, chosen=m.id == member.id)
+        return _simple(rule, version, status, reason, comparisons=outcome.comparisons,
+                       applicability=outcome.applicability, figures=outcome.figures, missing=outcome.missing)
 
     def _check_case_names(self, loaded: LoadedCase) -> None:
         """Attestation names and the chosen standard must be ones the rulebook knows."""
@@ -226,8 +229,7 @@ class Evaluator:
             Attested(name, self.rulebook.attestations[name].title.zh, a.holds, a.attested_by,
                      tuple(_evidence_text(e) for e in a.evidence))
             for name, a in sorted(loaded.case.attestations.items()))
-        versions = sorted({r.version for r in results if r.version and r.status != Status.not_applicable or
-                           (r.version and "not in force" not in r.reason)})
+        versions = sorted({r.version for r in results if r.version})
         case = loaded.case
         return CaseResult(
             case_id=loaded.case_id, case_file=loaded.source.file, case_sha256=loaded.text_sha256,
@@ -243,7 +245,8 @@ class Evaluator:
 
 
 def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str, *,
-            comparisons: tuple[Comparison, ...] = (), figures: tuple[FigureValue, ...] = (),
+            comparisons: tuple[Comparison, ...] = (), applicability: tuple[Comparison, ...] = (),
+            figures: tuple[FigureValue, ...] = (),
             missing: tuple[str, ...] = (), missing_reasons: tuple[str, ...] = (),
             fired: tuple[str, ...] = ()) -> RuleResult:
     if missing_reasons:
@@ -253,14 +256,9 @@ def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str
         citation=version.citation if version else None, version=version.label() if version else None,
         condition=version.condition_text if version else None,
         applies_when=version.applies_when_text if version else None,
-        comparisons=comparisons, figures=figures, missing=missing, group=rule.group, standard=rule.standard,
+        comparisons=comparisons, applicability=applicability, figures=figures, missing=missing,
+        group=rule.group, standard=rule.standard,
         durable_rules_fired=fired)
-
-
-def _replace(result: RuleResult, **changes: Any) -> RuleResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)
 
 
 def _not_in_force(rule: Rule, on: dt.date) -> RuleResult:
@@ -268,15 +266,59 @@ def _not_in_force(rule: Rule, on: dt.date) -> RuleResult:
     return _simple(rule, None, Status.not_applicable, f"not in force on {on.isoformat()} (versions: {periods})")
 
 
-def _reason(status: Status, comparisons: tuple[Comparison, ...], missing: Missing | None) -> str:
+def _reason(status: Status, comparisons: tuple[Comparison, ...], applicability: tuple[Comparison, ...],
+            missing: Missing | None) -> str:
     if status == Status.undetermined:
         return "undetermined: missing " + ", ".join(sorted(missing.facts) or ["facts"]) if missing else "undetermined"
     if status == Status.not_applicable:
-        return "does not apply to this issuer"
-    failing = [c.text for c in comparisons if c.holds is False]
+        unmet = [c.text for c in applicability if c.holds is False]
+        return "does not apply: " + "; ".join(unmet) if unmet else "does not apply to this issuer"
+    failing = [c.text for c in comparisons if c.holds is False and not c.selector]
     if status == Status.failed and failing:
         return "does not hold: " + "; ".join(failing)
     return "holds" if status == Status.passed else "does not hold"
+
+
+def _explain(node: Node, env: FactEnvironment) -> tuple[Comparison, ...]:
+    """The leaves of a condition (comparisons and judgments), each with its own outcome.
+
+    A leaf under `not` is shown as the law reads it (`not red_chip`, `x < 3`); of an
+    `if`, the condition and the branch taken are shown (both branches when undecided).
+    """
+    out: dict[str, Comparison] = {}
+
+    def walk(n: Node, negated: bool, selector: bool) -> None:
+        if isinstance(n, BoolOp):
+            for operand in n.operands:
+                walk(operand, negated, selector)
+        elif isinstance(n, Unary) and n.op == "not":
+            walk(n.operand, not negated, selector)
+        elif isinstance(n, If):
+            walk(n.condition, False, True)
+            decided = env.evaluate(n.condition)
+            if isinstance(decided, Missing) or decided:
+                walk(n.then, negated, selector)
+            if isinstance(decided, Missing) or not decided:
+                walk(n.otherwise, negated, selector)
+        elif isinstance(n, (Compare, Name, YearRef)):
+            if isinstance(n, Compare):
+                item = _comparison(Compare(NEGATED[n.op], n.left, n.right) if negated else n, env)
+            else:
+                item = _judgment(n, env, negated)
+            out.setdefault(item.text, replace(item, selector=selector))
+
+    walk(node, False, False)
+    return tuple(out.values())
+
+
+def _judgment(node: Node, env: FactEnvironment, negated: bool) -> Comparison:
+    value = env.evaluate(node)
+    known = None if isinstance(value, Missing) else bool(value)
+    label = _label(node, env)
+    text = f"not {label}" if negated else label
+    holds = None if known is None else (known != negated)
+    return Comparison(text=text, left=label, op="==", right="false" if negated else "true", left_value=known,
+                      right_value=not negated, holds=holds, margin=None, relative_margin=None, display_unit=None)
 
 
 def _label(node: Node, env: FactEnvironment) -> str:
@@ -288,14 +330,15 @@ def _label(node: Node, env: FactEnvironment) -> str:
             return Name(f"{n.name}[{year}]" if year else f"{n.name}[year -{n.k - 1}]")
         return rebuild(n, rename)
 
-    text = unparse(rename(node))
-    return text[1:-1] if text.startswith("(") and text.endswith(")") and text.count("(") == 1 else text
+    return unparse(rename(node))
 
 
 def _comparison(node: Compare, env: FactEnvironment) -> Comparison:
     left, right = env.evaluate(node.left), env.evaluate(node.right)
     left_value = None if isinstance(left, Missing) else left
     right_value = None if isinstance(right, Missing) else right
+    if isinstance(left_value, Quantity) and isinstance(right_value, Quantity) and right_value.dim != left_value.dim:
+        right_value = Quantity(right_value.value, left_value.dim)  # a unitless 0 is 0 in the figure's unit
     holds = None
     margin = relative = None
     if left_value is not None and right_value is not None:
@@ -312,7 +355,7 @@ def _comparison(node: Compare, env: FactEnvironment) -> Comparison:
             break
     if unit is None and isinstance(left_value, Quantity):
         unit = display_unit_for(left_value)
-    return Comparison(text=f"{_label(node.left, env)} {node.op} {_label(node.right, env)}",
+    return Comparison(text=f"{_label(node.left, env)} {SYMBOL[node.op]} {_label(node.right, env)}",
                       left=_label(node.left, env), op=node.op, right=_label(node.right, env),
                       left_value=left_value, right_value=right_value, holds=holds, margin=margin,
                       relative_margin=relative, display_unit=unit)

@@ -560,24 +560,34 @@ def rebuild(node: Node, f) -> Node:
     return node
 
 
-def unparse(node: Node) -> str:
-    """Readable text of a tree (for reports and generated figure names)."""
+_PRECEDENCE = {"or": 1, "and": 2, "not": 3, "compare": 4, "+": 5, "-": 5, "*": 6, "/": 6, "neg": 7, "^": 8}
+
+
+def unparse(node: Node, parent: int = 0) -> str:
+    """Readable text of a tree, with only the brackets precedence needs."""
     if isinstance(node, Literal):
         return node.written
     if isinstance(node, Name):
         return node.name
     if isinstance(node, YearRef):
         return f"year({node.k}, {node.name})"
-    if isinstance(node, Unary):
-        return f"not {unparse(node.operand)}" if node.op == "not" else f"-{unparse(node.operand)}"
-    if isinstance(node, Binary):
-        return f"({unparse(node.left)} {node.op} {unparse(node.right)})"
-    if isinstance(node, Compare):
-        return f"{unparse(node.left)} {node.op} {unparse(node.right)}"
-    if isinstance(node, BoolOp):
-        return "(" + f" {node.op} ".join(unparse(o) for o in node.operands) + ")"
     if isinstance(node, Call):
         return f"{node.function}(" + ", ".join(unparse(a) for a in node.args) + ")"
     if isinstance(node, If):
-        return f"(if {unparse(node.condition)} then {unparse(node.then)} else {unparse(node.otherwise)})"
-    raise TypeError(node)  # pragma: no cover
+        text, own = f"if {unparse(node.condition)} then {unparse(node.then)} else {unparse(node.otherwise)}", 0
+    elif isinstance(node, Unary):
+        own = _PRECEDENCE["not" if node.op == "not" else "neg"]
+        text = f"not {unparse(node.operand, own)}" if node.op == "not" else f"-{unparse(node.operand, own)}"
+    elif isinstance(node, Binary):
+        own = _PRECEDENCE[node.op]
+        # a - (b + c) and a / (b * c) keep their brackets: the right side binds tighter
+        text = f"{unparse(node.left, own)} {node.op} {unparse(node.right, own + (node.op in '-/^'))}"
+    elif isinstance(node, Compare):
+        own = _PRECEDENCE["compare"]
+        text = f"{unparse(node.left, own + 1)} {node.op} {unparse(node.right, own + 1)}"
+    elif isinstance(node, BoolOp):
+        own = _PRECEDENCE[node.op]
+        text = f" {node.op} ".join(unparse(o, own + 1) for o in node.operands)
+    else:  # pragma: no cover
+        raise TypeError(node)
+    return f"({text})" if own < parent or (own == 0 and parent) else text

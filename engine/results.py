@@ -54,6 +54,7 @@ class Comparison:
     margin: Quantity | None  # left − right for quantities
     relative_margin: Quantity | None  # margin / right, when right is a nonzero quantity
     display_unit: str | None  # the unit the threshold was written in
+    selector: bool = False  # the condition of an `if` (chooses a branch; not itself a requirement)
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,11 @@ class RuleResult:
     status: Status
     reason: str
     citation: Citation | None
-    version: str | None
+    version: str | None  # document and effective period of the version applied
     condition: str | None
     applies_when: str | None
     comparisons: tuple[Comparison, ...] = ()
+    applicability: tuple[Comparison, ...] = ()
     figures: tuple[FigureValue, ...] = ()
     missing: tuple[str, ...] = ()
     group: str | None = None

@@ -174,9 +174,12 @@ class RuleVersion:
     def in_force(self, on: dt.date) -> bool:
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
 
-    def label(self) -> str:
+    def period(self) -> str:
         end = self.effective_to.isoformat() if self.effective_to else "…"
-        return f"{self.citation.document}, in force {self.effective_from.isoformat()}–{end}"
+        return f"in force {self.effective_from.isoformat()}–{end}"
+
+    def label(self) -> str:
+        return f"{self.citation.document}, {self.period()}"
 
 
 @dataclass(frozen=True)
@@ -254,10 +257,12 @@ def _vocabulary_type(name: str, figures: dict[str, Figure], attestations: dict[s
 
 
 def bundled_rules_dir() -> Path:
-    """The rules shipped with the package (the checkout's rules/ in an editable install)."""
-    from importlib import resources
-
-    return Path(str(resources.files("engine.rules")))
+    """The bundled rules: `engine/rules` in an installed wheel, the checkout's `rules/` otherwise."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "rules", here.parent / "rules"):
+        if (candidate / "rulebook.yaml").is_file():
+            return candidate
+    raise RuleFileError([Problem("bundled rules not found; pass --rules DIR", file=str(here / "rules"))])
 
 
 def load_rulebook(directory: str | Path | None = None) -> Rulebook:
@@ -532,3 +537,11 @@ def _declared_type(unit: str, per_year: bool) -> Type:
     if unit in ("bool", "text"):
         return Type(unit, None, per_year)
     return quantity(DIM_BY_NAME[unit], per_year)
+
+
+def rule_file_json_schema() -> dict[str, Any]:
+    """JSON Schema of an article's rule file, for editors."""
+    schema = ArticleFile.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "STAR Market rule file (one article)"
+    return schema

@@ -1,0 +1,164 @@
+"""`check-listing`: the command line. One command, one function; only this module prints.
+
+    check-listing CASE.yaml [--format text|json|markdown] [--as-of DATE]
+    check-listing schema case|rule
+    check-listing rules lint [DIR]
+
+Exit codes: 0 eligible, 1 not eligible, 3 undetermined, 2 bad input or usage,
+70 an internal contradiction (a bug). Bad input is one message per problem with its
+file, line and field, never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, InputError, InternalError
+
+FORMATS = ("text", "json", "markdown")
+
+
+class _InputFailure(click.ClickException):
+    """Bad input: printed as its problems, exit code 2."""
+
+    exit_code = EXIT_INPUT_ERROR
+
+    def __init__(self, error: InputError):
+        super().__init__(error.render())
+        self.error = error
+
+    def show(self, file=None) -> None:  # noqa: D102 - click's hook
+        stream = file or sys.stderr
+        for problem in self.error.problems:
+            click.echo(f"error: {problem.render()}", file=stream)
+
+
+class _DefaultToCheck(click.Group):
+    """Routes `check-listing CASE.yaml` to the `check` command (click has no default command)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["check"] + list(args)
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="star-listing")
+def main() -> None:
+    """Decide whether an issuer may list on the SSE STAR Market (科创板), every line cited.
+
+    \b
+    check-listing CASE.yaml          check one issuer (same as `check-listing check CASE.yaml`)
+    check-listing schema case        JSON Schema of case files, for editors
+    check-listing rules lint         check the rule files
+    """
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date such as 2021-03-16") from None
+
+
+rules_option = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                            help="Rules directory (default: the bundled rules).")
+
+
+@main.command()
+@click.argument("case_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--as-of", callback=_date, help="Judge under the rules in force on this date instead of the case's own.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to this file (atomically) instead of standard output.")
+@click.option("--verbose", "-v", is_flag=True, help="Text report: show every alternative in full.")
+@rules_option
+def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Path | None, verbose: bool,
+          rules_dir: Path | None) -> None:
+    """Check one issuer's case file against the rules in force on its date."""
+    from .case import load_case
+    from .evaluation import Evaluator
+    from .report import FORMATTERS, exit_code, format_text
+    from .rulebook import load_rulebook
+
+    with _input_errors():
+        rulebook = load_rulebook(rules_dir)
+        loaded = load_case(case_file)
+        with Evaluator(rulebook) as evaluator:
+            result = evaluator.evaluate(loaded, as_of=as_of)
+    text = format_text(result, verbose=verbose) if output_format == "text" else FORMATTERS[output_format](result)
+    if output:
+        write_atomically(output, text)
+    else:
+        click.echo(text, nl=False)
+    sys.exit(exit_code(result))
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["case", "rule"]))
+def schema(kind: str) -> None:
+    """Print the JSON Schema of case files or rule files."""
+    if kind == "case":
+        from .case import case_json_schema
+
+        data = case_json_schema()
+    else:
+        from .rulebook import rule_file_json_schema
+
+        data = rule_file_json_schema()
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True))
+
+
+@main.group()
+def rules() -> None:
+    """Work on rule files."""
+
+
+@rules.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+def lint(directory: Path | None) -> None:
+    """Check every rule file; list every problem with its file, line and rule id."""
+    from .compiler import compile_rulebook
+    from .rulebook import load_rulebook
+
+    with _input_errors():
+        rulebook = load_rulebook(directory)
+        compile_rulebook(rulebook)
+    versions = sum(len(r.versions) for r in rulebook.rules.values())
+    click.echo(f"ok: {len(rulebook.rules)} rules ({versions} versions), {len(rulebook.figures)} figures, "
+               f"{len(rulebook.attestations)} attestations in {rulebook.directory}")
+
+
+class _input_errors:
+    """Turn engine errors into click exceptions with the right exit codes."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if isinstance(error, InputError):
+            raise _InputFailure(error)
+        if isinstance(error, InternalError):
+            click.echo(f"internal error (please report): {error}", err=True)
+            sys.exit(EXIT_INTERNAL_ERROR)
+        return False
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write whole or not at all: a temporary file beside the target, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()

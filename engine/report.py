@@ -1,0 +1,285 @@
+"""Reports: a `CaseResult` as text, JSON or Markdown. Functions return strings; only the CLI prints.
+
+Reports never compute a verdict, a figure or a margin: they format what evaluation
+found. Output is deterministic (no clock, no dict-order surprises), so the same inputs
+give byte-identical reports; each records the rule-set version and the hashes of the
+rules and of the case.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import EXIT_ELIGIBLE, EXIT_NOT_ELIGIBLE, EXIT_UNDETERMINED
+from .expression import SYMBOL
+from .results import CaseResult, Comparison, FigureValue, RuleResult, Status, Verdict
+from .units import RATIO, UNITS, Quantity, canonical_text, display_unit_for, format_quantity
+
+EXIT_CODES = {Verdict.eligible: EXIT_ELIGIBLE, Verdict.not_eligible: EXIT_NOT_ELIGIBLE,
+              Verdict.undetermined: EXIT_UNDETERMINED}
+STATUS_MARK = {Status.passed: "PASS", Status.failed: "FAIL", Status.not_applicable: "N/A",
+               Status.undetermined: "UNDETERMINED"}
+VERDICT_TEXT = {Verdict.eligible: "ELIGIBLE", Verdict.not_eligible: "NOT ELIGIBLE",
+                Verdict.undetermined: "UNDETERMINED"}
+
+
+def exit_code(result: CaseResult) -> int:
+    return EXIT_CODES[result.verdict]
+
+
+# ---------------------------------------------------------------------------------
+# Pieces shared by the text and Markdown reports
+
+
+def format_value(value: Any, unit: str | None = None) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Quantity):
+        symbol = unit if unit in UNITS and UNITS[unit].dim == value.dim else display_unit_for(value)
+        return format_quantity(value, symbol)
+    return str(value)
+
+
+def format_margin(comparison: Comparison) -> str:
+    """`+1,746.2175万元 (+58.21%)`, or `+0.2833 pp` for a ratio."""
+    margin = comparison.margin
+    if margin is None:
+        return ""
+    if margin.dim == RATIO and comparison.display_unit in ("%", None):
+        points = format_quantity(Quantity(margin.value * 100, RATIO), "", signed=True, max_places=4)
+        return f"{points} pp"
+    text = format_quantity(margin, _unit_for(comparison, margin), signed=True)
+    if comparison.relative_margin is not None:
+        text += f" ({format_quantity(comparison.relative_margin, '%', signed=True, max_places=2)})"
+    return text
+
+
+def _unit_for(comparison: Comparison, value: Quantity) -> str:
+    unit = comparison.display_unit
+    return unit if unit in UNITS and UNITS[unit].dim == value.dim else display_unit_for(value)
+
+
+def format_comparison(comparison: Comparison) -> str:
+    """`post_issue_share_capital: 4,746.2175万元 ≥ 3,000万元, margin +1,746.2175万元 (+58.21%) ✓`."""
+    mark = {True: "✓", False: "✗", None: "?"}[comparison.holds]
+    if comparison.margin is None and isinstance(comparison.left_value, (bool, type(None))) and \
+            comparison.op == "==" and comparison.right in ("true", "false"):
+        state = {True: "yes", False: "no", None: "not stated"}[comparison.left_value]
+        return f"{comparison.text} {mark} ({comparison.left}: {state})"
+    left = format_value(comparison.left_value, comparison.display_unit)
+    right = format_value(comparison.right_value, comparison.display_unit)
+    text = f"{comparison.left} {SYMBOL[comparison.op]} {comparison.right}: {left} {SYMBOL[comparison.op]} {right}"
+    margin = format_margin(comparison)
+    if margin:
+        text += f", margin {margin}"
+    return f"{text} {mark}"
+
+
+def format_figure(figure: FigureValue) -> str:
+    title = f" ({figure.title_zh})" if figure.title_zh else ""
+    value = format_value(figure.value) if figure.missing_reason is None else f"missing — {figure.missing_reason}"
+    formula = f"  [= {figure.formula}]" if figure.formula else ""
+    return f"{figure.name}{title} = {value}{formula}"
+
+
+def citation_line(rule: RuleResult) -> str:
+    if rule.citation is None:
+        return "no version in force"
+    mark = "" if rule.citation.verified else "  [quote not verified]"
+    period = rule.version.rsplit(", ", 1)[-1] if rule.version else ""
+    return f"{rule.citation.reference()}; {period}{mark}"
+
+
+# ---------------------------------------------------------------------------------
+# Text
+
+
+def format_text(result: CaseResult, verbose: bool = False) -> str:
+    """The report a compliance officer reads in a terminal."""
+    lines = [
+        f"STAR Market listing check — {result.issuer} ({result.case_id})",
+        f"Verdict: {VERDICT_TEXT[result.verdict]}   (exit code {exit_code(result)})",
+        f"  {result.summary}",
+        "",
+        f"Case:      {result.case_file}  sha256 {result.case_sha256[:16]}",
+        f"Stage:     {result.stage}; case date {result.case_date.isoformat()}; rules in force on {result.as_of.isoformat()}",
+        f"Rule set:  {result.rulebook_name} {result.rulebook_version}  sha256 {result.rulebook_sha256[:16]}",
+        f"Chosen standard: {result.chosen_standard or 'not stated'}; "
+        f"standards that hold: {', '.join(result.standards_holding) or 'none'}",
+    ]
+    decisive = [r for r in result.results if not r.informational and r.status != Status.not_applicable]
+    alternatives = [r for r in result.results if r.informational or r.chosen]
+    inapplicable = [r for r in result.results if not r.informational and not r.chosen
+                    and r.status == Status.not_applicable]
+    lines += ["", "Listing conditions"]
+    for rule in decisive:
+        lines += _text_rule(rule, verbose=True)
+    if alternatives:
+        lines += ["", "Market-cap and financial standards (the chosen one decides; the others are for information)"]
+        for rule in alternatives:
+            if rule.status == Status.not_applicable and not verbose:
+                continue
+            lines += _text_rule(rule, verbose=verbose or rule.chosen)
+    if inapplicable:
+        lines += ["", "Not applicable"]
+        for rule in inapplicable:
+            lines.append(f"  [N/A] {rule.rule_id}  {rule.title_zh}: {rule.reason}")
+    if result.attestations:
+        lines += ["", "Attested judgments"]
+        for item in result.attestations:
+            holds = "holds" if item.holds else "does NOT hold"
+            by = f", attested by {item.attested_by}" if item.attested_by else ""
+            lines.append(f"  {item.name} ({item.title_zh}): {holds}{by}")
+            for evidence in item.evidence:
+                lines.append(f"      evidence: {evidence}")
+    lines += ["", "Rule versions used"] + [f"  {v}" for v in result.versions_used]
+    return "\n".join(lines) + "\n"
+
+
+def _text_rule(rule: RuleResult, verbose: bool) -> list[str]:
+    chosen = " (chosen)" if rule.chosen else ""
+    standard = f" {rule.standard}" if rule.standard else ""
+    lines = [f"  [{STATUS_MARK[rule.status]}] {rule.rule_id}{standard}{chosen}  {rule.title_zh}",
+             f"      {rule.title_en}",
+             f"      → {rule.reason}"]
+    for comparison in rule.applicability:
+        lines.append(f"      applies when {format_comparison(comparison)}")
+    for comparison in rule.comparisons:
+        lines.append(f"      {format_comparison(comparison)}")
+    if verbose:
+        for figure in rule.figures:
+            if figure.formula or figure.missing_reason:
+                lines.append(f"      figure: {format_figure(figure)}")
+        lines.append(f"      cite: {citation_line(rule)}")
+        if rule.citation:
+            for quote_line in rule.citation.quote.splitlines():
+                lines.append(f"            “{quote_line}”")
+    return lines
+
+
+# ---------------------------------------------------------------------------------
+# JSON
+
+
+def to_data(result: CaseResult) -> dict[str, Any]:
+    """The whole result as plain JSON-able data (quantities exact, with display text)."""
+    return {
+        "verdict": result.verdict.value,
+        "exit_code": exit_code(result),
+        "summary": result.summary,
+        "case": {"id": result.case_id, "file": result.case_file, "sha256": result.case_sha256,
+                 "issuer": result.issuer, "stage": result.stage, "date": result.case_date.isoformat()},
+        "as_of": result.as_of.isoformat(),
+        "rulebook": {"name": result.rulebook_name, "version": result.rulebook_version,
+                     "sha256": result.rulebook_sha256},
+        "chosen_standard": result.chosen_standard,
+        "standards_holding": list(result.standards_holding),
+        "rules": [_rule_data(rule) for rule in result.results],
+        "attestations": [{"name": a.name, "title": a.title_zh, "holds": a.holds, "attested_by": a.attested_by,
+                          "evidence": list(a.evidence)} for a in result.attestations],
+        "versions_used": list(result.versions_used),
+    }
+
+
+def _rule_data(rule: RuleResult) -> dict[str, Any]:
+    citation = None
+    if rule.citation:
+        c = rule.citation
+        citation = {"instrument": c.instrument_title.zh, "instrument_en": c.instrument_title.en,
+                    "instrument_id": c.instrument_id, "document": c.document, "edition": c.edition_id,
+                    "edition_date": c.edition_date.isoformat(), "article": c.article, "item": c.item,
+                    "reference": c.reference(), "quote": c.quote, "verified": c.verified, "source": c.source}
+    return {
+        "id": rule.rule_id, "title": {"zh": rule.title_zh, "en": rule.title_en}, "status": rule.status.value,
+        "reason": rule.reason, "counts_for_verdict": not rule.informational, "standard": rule.standard,
+        "group": rule.group, "chosen": rule.chosen, "version": rule.version, "citation": citation,
+        "condition": rule.condition, "applies_when": rule.applies_when,
+        "comparisons": [_comparison_data(c) for c in rule.comparisons],
+        "applicability": [_comparison_data(c) for c in rule.applicability],
+        "figures": [{"name": f.name, "title": f.title_zh, "value": _value_data(f.value), "formula": f.formula,
+                     "missing": f.missing_reason} for f in rule.figures],
+        "missing": list(rule.missing),
+        "durable_rules_fired": list(rule.durable_rules_fired),
+    }
+
+
+def _comparison_data(c: Comparison) -> dict[str, Any]:
+    return {"text": c.text, "left": c.left, "op": c.op, "right": c.right,
+            "left_value": _value_data(c.left_value, c.display_unit),
+            "threshold": _value_data(c.right_value, c.display_unit), "holds": c.holds,
+            "margin": _value_data(c.margin, c.display_unit), "margin_text": format_margin(c) or None,
+            "relative_margin": _value_data(c.relative_margin, "%"), "selector": c.selector}
+
+
+def _value_data(value: Any, unit: str | None = None) -> Any:
+    if isinstance(value, Quantity):
+        base = {"money": "元", "shares": "股", "price": "元/股", "ratio": "1"}.get(value.dim.name, value.dim.name)
+        return {"exact": canonical_text(value), "base_unit": base, "text": format_value(value, unit)}
+    return value
+
+
+def format_json(result: CaseResult) -> str:
+    return json.dumps(to_data(result), ensure_ascii=False, indent=2) + "\n"
+
+
+# ---------------------------------------------------------------------------------
+# Markdown
+
+
+def format_markdown(result: CaseResult) -> str:
+    """The same content for filing: a summary table, then each rule with its quoted article."""
+    out = [
+        f"# STAR Market listing check: {result.issuer}",
+        "",
+        f"**Verdict: {VERDICT_TEXT[result.verdict]}** — {result.summary}",
+        "",
+        "| | |", "|---|---|",
+        f"| Case | `{result.case_file}` (`{result.case_id}`), sha256 `{result.case_sha256[:16]}` |",
+        f"| Stage | {result.stage}; case date {result.case_date.isoformat()}; rules in force on {result.as_of.isoformat()} |",
+        f"| Rule set | {result.rulebook_name} {result.rulebook_version}, sha256 `{result.rulebook_sha256[:16]}` |",
+        f"| Chosen standard | {result.chosen_standard or 'not stated'} |",
+        f"| Standards that hold | {', '.join(result.standards_holding) or 'none'} |",
+        "",
+        "## Rules",
+        "",
+        "| Status | Rule | Title | Counts | Reason |",
+        "|---|---|---|---|---|",
+    ]
+    for rule in result.results:
+        counts = "yes" if not rule.informational and rule.status != Status.not_applicable else "no"
+        out.append(f"| {STATUS_MARK[rule.status]} | `{rule.rule_id}` | {rule.title_zh} | {counts} | "
+                   f"{_md_escape(rule.reason)} |")
+    out += ["", "## Details", ""]
+    for rule in result.results:
+        if rule.status == Status.not_applicable and rule.version is None:
+            continue
+        out += [f"### {STATUS_MARK[rule.status]} `{rule.rule_id}` {rule.title_zh}", "", f"*{rule.title_en}*", ""]
+        for comparison in rule.applicability:
+            out.append(f"- applies when {_md_escape(format_comparison(comparison))}")
+        for comparison in rule.comparisons:
+            out.append(f"- {_md_escape(format_comparison(comparison))}")
+        for figure in rule.figures:
+            if figure.formula or figure.missing_reason:
+                out.append(f"- figure: {_md_escape(format_figure(figure))}")
+        out += ["", f"Citation: {citation_line(rule)}", ""]
+        if rule.citation:
+            out += [f"> {line}" for line in rule.citation.quote.splitlines()] + [""]
+    if result.attestations:
+        out += ["## Attested judgments", ""]
+        for item in result.attestations:
+            out.append(f"- **{item.name}** ({item.title_zh}): {'holds' if item.holds else 'does not hold'}"
+                       + (f", attested by {item.attested_by}" if item.attested_by else ""))
+            out += [f"  - evidence: {e}" for e in item.evidence]
+        out.append("")
+    out += ["## Rule versions used", ""] + [f"- {v}" for v in result.versions_used]
+    return "\n".join(out) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+FORMATTERS = {"text": format_text, "json": format_json, "markdown": format_markdown}
