@@ -126,12 +126,17 @@ def rules() -> None:
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 def lint(directory: Path | None) -> None:
     """Check every rule file; list every problem with its file, line and rule id."""
+    from .citations import check_quotes
     from .compiler import compile_rulebook
+    from .errors import RuleFileError
     from .rulebook import load_rulebook
 
     with _input_errors():
         rulebook = load_rulebook(directory)
         compile_rulebook(rulebook)
+        problems = check_quotes(rulebook)
+        if problems:
+            raise RuleFileError(problems)
     versions = sum(len(r.versions) for r in rulebook.rules.values())
     click.echo(f"ok: {len(rulebook.rules)} rules ({versions} versions), {len(rulebook.figures)} figures, "
                f"{len(rulebook.attestations)} attestations in {rulebook.directory}")
