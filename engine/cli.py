@@ -3,6 +3,7 @@
     check-listing CASE.yaml [--format text|json|markdown] [--as-of DATE]
     check-listing schema case|rule
     check-listing rules lint [DIR]
+    check-listing rules test [DIR] [--coverage]
 
 Exit codes: 0 eligible, 1 not eligible, 3 undetermined, 2 bad input or usage,
 70 an internal contradiction (a bug). Bad input is one message per problem with its
@@ -140,6 +141,36 @@ def lint(directory: Path | None) -> None:
     versions = sum(len(r.versions) for r in rulebook.rules.values())
     click.echo(f"ok: {len(rulebook.rules)} rules ({versions} versions), {len(rulebook.figures)} figures, "
                f"{len(rulebook.attestations)} attestations in {rulebook.directory}")
+
+
+@rules.command(name="test")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--coverage", "show_coverage", is_flag=True,
+              help="Also report, per rule and article, the statuses and threshold sides the tests reach.")
+@click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
+              help="Exit 1 when coverage is below this percentage.")
+def test_rules(directory: Path | None, show_coverage: bool, fail_under: float | None) -> None:
+    """Run the YAML rule tests (*.test.yaml beside the rules); exit 1 if any fails."""
+    from .evaluation import Evaluator
+    from .rulebook import load_rulebook
+    from .ruletests import coverage, coverage_percent, format_coverage, format_outcomes, load_rule_tests, \
+        run_rule_tests
+
+    with _input_errors():
+        rulebook = load_rulebook(directory)
+        tests = load_rule_tests(rulebook)
+        with Evaluator(rulebook) as evaluator:
+            outcomes = run_rule_tests(evaluator, tests)
+    click.echo(format_outcomes(outcomes), nl=False)
+    failed = any(not o.passed for o in outcomes)
+    if show_coverage or fail_under is not None:
+        entries = coverage(rulebook, outcomes)
+        if show_coverage:
+            click.echo(format_coverage(entries), nl=False)
+        if fail_under is not None and coverage_percent(entries) < fail_under:
+            click.echo(f"coverage {coverage_percent(entries):.1f}% is below {fail_under}%", err=True)
+            failed = True
+    sys.exit(1 if failed else 0)
 
 
 class _input_errors:

@@ -75,7 +75,16 @@ class Evaluator:
                                                    expected=f"a date from {earliest.isoformat()}")])
         self._check_case_names(loaded)
         env = FactEnvironment(self.rulebook, case_facts(case))
-        stage = case.evaluation.stage.value
+        ordered = self.evaluate_rules(env, on, case.evaluation.stage.value, case.chosen_standard)
+        return self._case_result(loaded, on, ordered, env)
+
+    def evaluate_rules(self, env: FactEnvironment, on: dt.date, stage: str,
+                       chosen_standard: str | None) -> tuple[RuleResult, ...]:
+        """Every rule's result for the facts in `env`, under the versions in force `on`, at `stage`.
+
+        The building block of `evaluate`, also used directly by the YAML rule tests, which
+        state only the facts a rule needs.
+        """
         results: dict[str, RuleResult] = {}
         pending: list[_Pending] = []
         for rule in self.rulebook.rules.values():
@@ -96,9 +105,8 @@ class Evaluator:
             if rule.kind == "chosen_standard" and rule.id not in results:
                 version = rule.version_on(on)
                 assert version is not None
-                results[rule.id] = self._chosen_result(rule, version, loaded, results)
-        ordered = tuple(results[r.id] for r in self.rulebook.rules.values())
-        return self._case_result(loaded, on, ordered, env)
+                results[rule.id] = self._chosen_result(rule, version, chosen_standard, results)
+        return tuple(results[r.id] for r in self.rulebook.rules.values())
 
     # ------------------------------------------------------------------------
     def _run_durable(self, pending: list[_Pending], env: FactEnvironment) -> dict[str, list[str]]:
@@ -163,15 +171,16 @@ class Evaluator:
                        missing=tuple(sorted(missing.facts)) if missing else (),
                        missing_reasons=missing.reasons if missing else (), fired=tuple(fired))
 
-    def _chosen_result(self, rule: Rule, version: RuleVersion, loaded: LoadedCase,
+    def _chosen_result(self, rule: Rule, version: RuleVersion, chosen: str | None,
                        results: dict[str, RuleResult]) -> RuleResult:
-        chosen = loaded.case.chosen_standard
         members = [m for m in self.rulebook.members(rule.alternatives or "")]
         if chosen is None:
             return _simple(rule, version, Status.undetermined, "the case does not name the chosen standard",
                            missing=("chosen_standard",))
         member = next((m for m in members if m.standard == chosen), None)
-        assert member is not None  # _check_case_names refused unknown labels
+        if member is None:
+            return _simple(rule, version, Status.failed,
+                           f"{chosen} is not one of the standards of {rule.alternatives}")
         outcome = results[member.id]
         if outcome.status == Status.not_applicable:
             status, reason = Status.failed, f"chosen standard {chosen} does not apply: {outcome.reason}"
@@ -358,7 +367,12 @@ def _comparison(node: Compare, env: FactEnvironment) -> Comparison:
     return Comparison(text=f"{_label(node.left, env)} {SYMBOL[node.op]} {_label(node.right, env)}",
                       left=_label(node.left, env), op=node.op, right=_label(node.right, env),
                       left_value=left_value, right_value=right_value, holds=holds, margin=margin,
-                      relative_margin=relative, display_unit=unit)
+                      relative_margin=relative, display_unit=unit, operands_key=operands_key(node))
+
+
+def operands_key(node: Compare) -> str:
+    """What a comparison compares, whatever its operator or the case's years: `year(1, revenue) ? 3亿元`."""
+    return f"{unparse(node.left)} ? {unparse(node.right)}"
 
 
 def _figures(compiled: CompiledRule, env: FactEnvironment, rulebook: Rulebook) -> tuple[FigureValue, ...]:

@@ -50,9 +50,12 @@ def _merge(values: list[Outcome]) -> Missing | None:
 class FactEnvironment:
     """The facts of one case, with derived figures computed on demand and cached."""
 
-    def __init__(self, rulebook: Rulebook, facts: CaseFacts):
+    def __init__(self, rulebook: Rulebook, facts: CaseFacts, overrides: dict[str, Any] | None = None):
+        """`overrides` gives values for names directly, derived figures included (a per-year
+        figure as a {year: value} mapping): rule tests state only the figures a rule reads."""
         self.rulebook = rulebook
         self.facts = facts
+        self.overrides = overrides or {}
         self.latest_year = max(facts.years) if facts.years else None
         self._cache: dict[tuple[str, int], Outcome] = {}
 
@@ -73,6 +76,14 @@ class FactEnvironment:
         return self._cache[key]
 
     def _lookup(self, name: str, k: int) -> Outcome:
+        if name in self.overrides:
+            value = self.overrides[name]
+            if not isinstance(value, dict):
+                return value
+            year = self.year_of(k) if k else None
+            if year in value:
+                return value[year]
+            return Missing(frozenset([f"{name}[{year}]"]), (f"{name} for fiscal year {year}: not stated",))
         if name in self.rulebook.figures:
             return self.evaluate(self.rulebook.figures[name].expr, k)
         if name in self.rulebook.attestations:

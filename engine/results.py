@@ -55,6 +55,7 @@ class Comparison:
     relative_margin: Quantity | None  # margin / right, when right is a nonzero quantity
     display_unit: str | None  # the unit the threshold was written in
     selector: bool = False  # the condition of an `if` (chooses a branch; not itself a requirement)
+    operands_key: str = ""  # "left ? right" with years as year(k, x): the same threshold in every case
 
 
 @dataclass(frozen=True)

@@ -146,15 +146,15 @@ class _Builder:
             return [self.build(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
         return self._scalar(node)
 
-    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self._fail(key_node, "YAML merge keys (<<) are not allowed")
                 continue
             key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str):
-                self._fail(key_node, "keys must be plain text")
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                self._fail(key_node, "keys must be plain text or whole numbers (years)")
                 continue
             if key in out:
                 self._fail(key_node, f"duplicate key '{key}'")
