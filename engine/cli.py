@@ -4,6 +4,7 @@
     check-listing schema case|rule
     check-listing rules lint [DIR]
     check-listing rules test [DIR] [--coverage]
+    check-listing rules diff --old DATE --new DATE CASES...
 
 Exit codes: 0 eligible, 1 not eligible, 3 undetermined, 2 bad input or usage,
 70 an internal contradiction (a bug). Bad input is one message per problem with its
@@ -171,6 +172,40 @@ def test_rules(directory: Path | None, show_coverage: bool, fail_under: float | 
             click.echo(f"coverage {coverage_percent(entries):.1f}% is below {fail_under}%", err=True)
             failed = True
     sys.exit(1 if failed else 0)
+
+
+@rules.command(name="diff")
+@click.argument("cases", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--old", "old_date", callback=_date, help="Judge 'before' under the rules in force on this date.")
+@click.option("--new", "new_date", callback=_date, help="Judge 'after' under the rules in force on this date.")
+@click.option("--old-rules", type=click.Path(file_okay=False, path_type=Path), help="Rules directory before.")
+@click.option("--new-rules", type=click.Path(file_okay=False, path_type=Path), help="Rules directory after.")
+def diff_rules(cases: tuple[Path, ...], old_date: dt.date | None, new_date: dt.date | None,
+               old_rules: Path | None, new_rules: Path | None) -> None:
+    """Rules that changed between two dates (or two rule directories), and the cases whose verdict flips.
+
+    Exit 0 when no verdict changes, 1 when some do.
+    """
+    from .case import load_case
+    from .evaluation import Evaluator
+    from .revision import case_impacts, case_paths, changed_rules, format_diff
+    from .rulebook import load_rulebook
+
+    if old_date is None and new_date is None and old_rules is None and new_rules is None:
+        raise click.UsageError("give --old/--new dates, --old-rules/--new-rules directories, or both")
+    with _input_errors():
+        old_book = load_rulebook(old_rules)
+        new_book = old_book if new_rules is None and old_rules is None else load_rulebook(new_rules)
+        loaded = [load_case(path) for path in case_paths(cases)]
+        # rule changes are listed between the two dates; with rule directories only, as of today
+        changes = changed_rules(old_book, old_date or new_date or dt.date.today(),
+                                new_book, new_date or old_date or dt.date.today())
+        with Evaluator(old_book) as before, Evaluator(new_book) as after:
+            impacts = case_impacts(before, old_date, after, new_date, loaded)
+    old_label = " ".join(str(x) for x in (old_rules, old_date) if x) or "the case dates"
+    new_label = " ".join(str(x) for x in (new_rules, new_date) if x) or "the case dates"
+    click.echo(format_diff(changes, impacts, old_label, new_label), nl=False)
+    sys.exit(1 if any(i.verdict_flips for i in impacts) else 0)
 
 
 class _input_errors:
