@@ -43,7 +43,7 @@ def check_quotes(rulebook: Rulebook, directory: Path | None = None) -> list[Prob
             for line in _quote_lines(figure.citation.quote):
                 if line not in text:
                     problems.append(Problem(f"quote not found verbatim in {directory}: “{line}”",
-                                            file=str(rulebook.directory / "figures.yaml"), rule_id=figure.id,
+                                            file=figure.file, rule_id=figure.id,
                                             field="citation.quote"))
     return list(dict.fromkeys(problems))
 

@@ -210,6 +210,7 @@ class Figure:
     expr: Node
     expr_text: str
     citation: FigureCitation | None
+    file: str
 
 
 @dataclass
@@ -308,7 +309,7 @@ class _Loader:
         figures, attestations = self.load_figures(instruments)
         rules: dict[str, Rule] = {}
         for path in sorted(self.directory.glob("*/*.yaml")):
-            if path.name == "instrument.yaml" or path.name.endswith(".test.yaml"):
+            if path.name in ("instrument.yaml", "figures.yaml") or path.name.endswith(".test.yaml"):
                 continue
             loaded = self.read(path, ArticleFile)
             if loaded:
@@ -323,35 +324,42 @@ class _Loader:
                         self.digest.hexdigest())
 
     def load_figures(self, instruments: dict[str, InstrumentFile]) -> tuple[dict[str, Figure], dict[str, Attested]]:
-        loaded = self.read(self.directory / "figures.yaml", FiguresFile)
-        if not loaded:
-            return {}, {}
-        figures_file, source = loaded
+        """Figures and judgments from `figures.yaml` and every `<instrument>/figures.yaml`."""
+        files = [self.directory / "figures.yaml"] + sorted(self.directory.glob("*/figures.yaml"))
         attestations: dict[str, Attested] = {}
-        for i, attested in enumerate(figures_file.attestations):
-            if attested.id in attestations or attested.id in INPUT_FACTS:
-                self.problems.append(source.problem(("attestations", i, "id"), f"duplicate name '{attested.id}'"))
-            attestations[attested.id] = attested
-        declared = {f.id: f for f in figures_file.figures}
+        declared: dict[str, FigureFile] = {}
+        places: dict[str, tuple[SourceMap, int]] = {}
+        for path in files:
+            loaded = self.read(path, FiguresFile)
+            if not loaded:
+                continue
+            figures_file, source = loaded
+            for i, attested in enumerate(figures_file.attestations):
+                if attested.id in attestations or attested.id in INPUT_FACTS or attested.id in declared:
+                    self.problems.append(source.problem(("attestations", i, "id"), f"duplicate name '{attested.id}'"))
+                attestations[attested.id] = attested
+            for i, fig in enumerate(figures_file.figures):
+                if fig.id in INPUT_FACTS or fig.id in attestations or fig.id in declared:
+                    self.problems.append(source.problem(("figures", i, "id"), f"duplicate name '{fig.id}'"))
+                    continue
+                declared[fig.id] = fig
+                places[fig.id] = (source, i)
         parsed: dict[str, Node] = {}
-        for i, fig in enumerate(figures_file.figures):
-            if fig.id in INPUT_FACTS or fig.id in attestations or list(declared).count(fig.id) > 1:
-                self.problems.append(source.problem(("figures", i, "id"), f"duplicate name '{fig.id}'"))
-            node = self.parse_expr(fig.expr, source, ("figures", i, "expr"), fig.id)
+        for fig_id, fig in declared.items():
+            source, i = places[fig_id]
+            node = self.parse_expr(fig.expr, source, ("figures", i, "expr"), fig_id)
             if node is not None:
-                parsed[fig.id] = node
+                parsed[fig_id] = node
             if fig.citation:
                 self.check_citation_edition(fig.citation.instrument, fig.citation.edition, instruments, source,
-                                            ("figures", i, "citation"), fig.id)
-        order = self.topological_order(declared, parsed, source, figures_file)
+                                            ("figures", i, "citation"), fig_id)
         figures: dict[str, Figure] = {}
-        for fig_id in order:
+        for fig_id in self.topological_order(declared, parsed, places):
             fig = declared[fig_id]
-            i = figures_file.figures.index(fig)
+            source, i = places[fig_id]
             declared_type = _declared_type(fig.unit, fig.per_year)
-            scope = _Scope(figures, attestations)
             try:
-                found = check(parsed[fig_id], scope, fig.expr)
+                found = check(parsed[fig_id], _Scope(figures, attestations), fig.expr)
             except ExpressionError as exc:
                 self.problems.append(self.expr_problem(exc, source, ("figures", i, "expr"), fig_id))
                 continue
@@ -365,11 +373,11 @@ class _Loader:
                                                     f"expression is {'per year' if found.per_year else 'not per year'}"
                                                     f", but per_year is {str(fig.per_year).lower()}", rule_id=fig_id))
                 continue
-            figures[fig_id] = Figure(fig_id, fig.title, found, parsed[fig_id], fig.expr, fig.citation)
+            figures[fig_id] = Figure(fig_id, fig.title, found, parsed[fig_id], fig.expr, fig.citation, source.file)
         return figures, attestations
 
-    def topological_order(self, declared: dict[str, FigureFile], parsed: dict[str, Node], source: SourceMap,
-                          figures_file: FiguresFile) -> list[str]:
+    def topological_order(self, declared: dict[str, FigureFile], parsed: dict[str, Node],
+                          places: dict[str, tuple[SourceMap, int]]) -> list[str]:
         """Figures in dependency order; a cycle is a problem naming its members."""
         order: list[str] = []
         state: dict[str, int] = {}
@@ -379,7 +387,7 @@ class _Loader:
                 return
             if state.get(name) == 1:
                 cycle = trail[trail.index(name):] + [name]
-                i = figures_file.figures.index(declared[name])
+                source, i = places[name]
                 self.problems.append(source.problem(("figures", i, "expr"),
                                                     "derived figures form a cycle: " + " → ".join(cycle), rule_id=name))
                 return
