@@ -22,6 +22,7 @@ class Problem:
     field: str | None = None
     rule_id: str | None = None
     expected: str | None = None
+    kind: str = "rule"  # what rule_id names: a rule, a figure, a test
 
     def place(self) -> str:
         """`file:line:column`, as far as it is known."""
@@ -36,7 +37,7 @@ class Problem:
         """One line a person can act on."""
         text = f"{self.place()}: "
         if self.rule_id:
-            text += f"rule {self.rule_id}: "
+            text += f"{self.kind} {self.rule_id}: "
         if self.field:
             text += f"{self.field}: "
         text += self.message

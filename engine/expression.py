@@ -195,11 +195,16 @@ def tokenize(text: str) -> list[Token]:
 # Parser
 
 
+def clean_source(text: str) -> str:
+    """The text the parser reads (and columns count in): NFKC, folded lines joined by one space."""
+    return " ".join(normalize_text(text).split())
+
+
 def parse(text: str) -> Node:
     """Parse an expression; `ExpressionError` with the column on any mistake."""
     if not isinstance(text, str):
         raise ExpressionError(f"an expression must be text, got {type(text).__name__}")
-    source = " ".join(normalize_text(text).split())  # folded YAML lines become one line
+    source = clean_source(text)
     if len(source) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_EXPRESSION_LENGTH} characters")
     if not source:
@@ -372,7 +377,7 @@ def _amount_literal(token: Token, text: str) -> Literal:
 
 def check(node: Node, scope: Scope, text: str = "") -> Type:
     """The type of `node` in `scope`; `ExpressionError` for unknown names or unit mismatches."""
-    return _Checker(scope, text).check(node)
+    return _Checker(scope, clean_source(text) if text else "").check(node)
 
 
 class _Checker:

@@ -26,7 +26,7 @@ from .case import INPUT_FACTS, Stage, normalize_standard, problems_from_validati
 from .errors import ExpressionError, Problem, RuleFileError
 from .expression import BOOL, Node, Type, check, names_in, parse, quantity
 from .units import DIM_BY_NAME
-from .yamlsource import SourceMap, load_file
+from .yamlsource import SourceMap, dotted, load_file
 
 # ---------------------------------------------------------------------------------
 # File models (what a rule author writes)
@@ -275,6 +275,7 @@ class _Loader:
     def __init__(self, directory: Path):
         self.directory = directory
         self.problems: list[Problem] = []
+        self.broken: set[str] = set()
         self.digest = hashlib.sha256()
 
     def read(self, path: Path, model: type[BaseModel]) -> tuple[Any, SourceMap] | None:
@@ -336,42 +337,53 @@ class _Loader:
             figures_file, source = loaded
             for i, attested in enumerate(figures_file.attestations):
                 if attested.id in attestations or attested.id in INPUT_FACTS or attested.id in declared:
-                    self.problems.append(source.problem(("attestations", i, "id"), f"duplicate name '{attested.id}'"))
+                    self.problems.append(source.problem(("attestations", i, "id"), f"duplicate name '{attested.id}'",
+                                                        rule_id=attested.id, kind="judgment"))
                 attestations[attested.id] = attested
             for i, fig in enumerate(figures_file.figures):
                 if fig.id in INPUT_FACTS or fig.id in attestations or fig.id in declared:
-                    self.problems.append(source.problem(("figures", i, "id"), f"duplicate name '{fig.id}'"))
+                    self.problems.append(source.problem(("figures", i, "id"), f"duplicate name '{fig.id}'",
+                                                        rule_id=fig.id, kind="figure"))
                     continue
                 declared[fig.id] = fig
                 places[fig.id] = (source, i)
         parsed: dict[str, Node] = {}
         for fig_id, fig in declared.items():
             source, i = places[fig_id]
-            node = self.parse_expr(fig.expr, source, ("figures", i, "expr"), fig_id)
+            node = self.parse_expr(fig.expr, source, ("figures", i, "expr"), fig_id, kind="figure")
             if node is not None:
                 parsed[fig_id] = node
             if fig.citation:
                 self.check_citation_edition(fig.citation.instrument, fig.citation.edition, instruments, source,
-                                            ("figures", i, "citation"), fig_id)
+                                            ("figures", i, "citation"), fig_id, kind="figure")
         figures: dict[str, Figure] = {}
-        for fig_id in self.topological_order(declared, parsed, places):
+        self.broken = set(declared) - set(parsed)  # figures with a problem already reported
+        order = self.topological_order(declared, parsed, places)
+        for fig_id in order:
             fig = declared[fig_id]
             source, i = places[fig_id]
+            if fig_id in self.broken or names_in(parsed[fig_id]) & self.broken:
+                self.broken.add(fig_id)  # its own problem, or a dependency's, is reported once
+                continue
             declared_type = _declared_type(fig.unit, fig.per_year)
             try:
                 found = check(parsed[fig_id], _Scope(figures, attestations), fig.expr)
             except ExpressionError as exc:
-                self.problems.append(self.expr_problem(exc, source, ("figures", i, "expr"), fig_id))
+                self.problems.append(self.expr_problem(exc, source, ("figures", i, "expr"), fig_id, kind="figure"))
+                self.broken.add(fig_id)
                 continue
             if (found.kind, found.dim) != (declared_type.kind, declared_type.dim):
                 self.problems.append(source.problem(("figures", i, "expr"),
                                                     f"expression gives {found.describe()}, but unit is '{fig.unit}'",
-                                                    rule_id=fig_id))
+                                                    rule_id=fig_id, kind="figure"))
+                self.broken.add(fig_id)
                 continue
             if found.per_year != fig.per_year:
                 self.problems.append(source.problem(("figures", i, "per_year"),
                                                     f"expression is {'per year' if found.per_year else 'not per year'}"
-                                                    f", but per_year is {str(fig.per_year).lower()}", rule_id=fig_id))
+                                                    f", but per_year is {str(fig.per_year).lower()}", rule_id=fig_id,
+                                                    kind="figure"))
+                self.broken.add(fig_id)
                 continue
             figures[fig_id] = Figure(fig_id, fig.title, found, parsed[fig_id], fig.expr, fig.citation, source.file)
         return figures, attestations
@@ -389,7 +401,9 @@ class _Loader:
                 cycle = trail[trail.index(name):] + [name]
                 source, i = places[name]
                 self.problems.append(source.problem(("figures", i, "expr"),
-                                                    "derived figures form a cycle: " + " → ".join(cycle), rule_id=name))
+                                                    "derived figures form a cycle: " + " → ".join(cycle),
+                                                    rule_id=name, kind="figure"))
+                self.broken.update(cycle)
                 return
             state[name] = 1
             for dependency in sorted(names_in(parsed[name])):
@@ -482,23 +496,26 @@ class _Loader:
                 labels[key] = rule.id
 
     def check_citation_edition(self, instrument_id: str, edition_id: str, instruments: dict[str, InstrumentFile],
-                               source: SourceMap, where: tuple, rule_id: str) -> Edition | None:
+                               source: SourceMap, where: tuple, rule_id: str, kind: str = "rule") -> Edition | None:
         instrument = instruments.get(instrument_id)
         if instrument is None:
-            self.problems.append(source.problem(where, f"unknown instrument '{instrument_id}'", rule_id=rule_id))
+            self.problems.append(source.problem(where, f"unknown instrument '{instrument_id}'", rule_id=rule_id,
+                                                kind=kind))
             return None
         for edition in instrument.editions:
             if edition.id == edition_id:
                 return edition
         self.problems.append(source.problem(where, f"unknown edition '{edition_id}' of {instrument_id}",
-                                            expected=", ".join(e.id for e in instrument.editions), rule_id=rule_id))
+                                            expected=", ".join(e.id for e in instrument.editions), rule_id=rule_id,
+                                            kind=kind))
         return None
 
-    def parse_expr(self, text: str, source: SourceMap, where: tuple, rule_id: str) -> Node | None:
+    def parse_expr(self, text: str, source: SourceMap, where: tuple, rule_id: str,
+                   kind: str = "rule") -> Node | None:
         try:
             return parse(text)
         except ExpressionError as exc:
-            self.problems.append(self.expr_problem(exc, source, where, rule_id))
+            self.problems.append(self.expr_problem(exc, source, where, rule_id, kind))
             return None
 
     def checked_condition(self, text: str | None, source: SourceMap, where: tuple, rule_id: str,
@@ -506,8 +523,8 @@ class _Loader:
         if text is None:
             return None
         node = self.parse_expr(text, source, where, rule_id)
-        if node is None:
-            return None
+        if node is None or names_in(node) & self.broken:
+            return None  # a figure it reads is broken: that problem is reported once, there
         try:
             found = check(node, scope, text)
         except ExpressionError as exc:
@@ -520,12 +537,12 @@ class _Loader:
         return node
 
     @staticmethod
-    def expr_problem(exc: ExpressionError, source: SourceMap, where: tuple, rule_id: str) -> Problem:
+    def expr_problem(exc: ExpressionError, source: SourceMap, where: tuple, rule_id: str,
+                     kind: str = "rule") -> Problem:
         line, column = source.locate(where)
         detail = f"{exc.message} in `{exc.text}`" + (f" (column {exc.column})" if exc.column else "")
-        from .yamlsource import dotted
-
-        return Problem(detail, file=source.file, line=line, column=column, field=dotted(where), rule_id=rule_id)
+        return Problem(detail, file=source.file, line=line, column=column, field=dotted(where), rule_id=rule_id,
+                       kind=kind)
 
 
 @dataclass

@@ -142,7 +142,7 @@ def _build(rulebook: Rulebook, case: TestCase, defaults: TestDefaults, source: S
     line, _ = source.locate(where)
 
     def fail(path: tuple, message: str, expected: str | None = None) -> _TestError:
-        return _TestError(source.problem(where + path, message, expected=expected, rule_id=case.name))
+        return _TestError(source.problem(where + path, message, expected=expected, rule_id=case.name, kind="test"))
 
     date = case.date or defaults.date
     stage = case.stage or defaults.stage or "filing"

@@ -53,11 +53,11 @@ class SourceMap:
             path = path[:-1]
 
     def problem(self, path: Path_, message: str, expected: str | None = None,
-                rule_id: str | None = None) -> Problem:
-        """A `Problem` placed at `path` in this file."""
+                rule_id: str | None = None, kind: str = "rule") -> Problem:
+        """A `Problem` placed at `path` in this file, about rule (or figure, test) `rule_id`."""
         line, column = self.locate(path)
         return Problem(message=message, file=self.file, line=line, column=column,
-                       field=dotted(path) or None, expected=expected, rule_id=rule_id)
+                       field=dotted(path) or None, expected=expected, rule_id=rule_id, kind=kind)
 
 
 def dotted(path: Path_) -> str:

@@ -166,3 +166,36 @@ def test_loading_is_deterministic_and_hash_tracks_content(rules_copy):
     assert first.sha256 == second.sha256
     edit(rules_copy, "rulebook.yaml", 'version: "', 'version: "x')
     assert load_rulebook(rules_copy).sha256 != first.sha256
+
+
+def test_rules_lint_command_lists_every_problem_with_file_and_line(rules_copy):
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    article = edit(rules_copy, ARTICLE, "post_issue_share_capital >= 3000万元", "post_issue_share_capital >= 3000万股")
+    figures = edit(rules_copy, "figures.yaml", "expr: new_shares + first(existing_shares_offered, 0股)",
+                   "expr: new_shares + first(existing_shares_offered, public_float_ratio * post_issue_total_shares)")
+    edit(rules_copy, "listing-rules/2.1.4.yaml", "  - id: listing.2.1.4.2", "  - id: listing.2.1.4.1")
+    result = CliRunner().invoke(main, ["rules", "lint", str(rules_copy)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert any(f"{article}:{line_of(article, '3000万股')}" in line and "cannot compare money with shares" in line
+               for line in lines), lines
+    assert any(str(figures) in line and "figure public_offering_shares" in line and "cycle" in line
+               for line in lines), lines
+    assert any("duplicate rule id 'listing.2.1.4.1'" in line for line in lines), lines
+    # rules reading the figures in the cycle are not reported again: one root cause, one message
+    assert not any("unknown figure" in line for line in lines), lines
+
+
+def test_rules_lint_reports_altered_quotes(rules_copy):
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    edit(rules_copy, ARTICLE, "quote: （二）发行后股本总额不低于人民币3000万元；", "quote: （二）发行后股本总额不少于人民币3000万元；")
+    result = CliRunner().invoke(main, ["rules", "lint", str(rules_copy)])
+    assert result.exit_code == 2
+    assert "rule listing.2.1.1.2" in result.output and "quote not found verbatim" in result.output
