@@ -198,9 +198,10 @@ def decimal_text(value: Fraction, max_places: int = 4, group: bool = True) -> st
     exact = _terminating_decimal(value, max_places)
     if exact is not None:
         number, prefix = exact, ""
-    else:
-        quantum = Decimal(1).scaleb(-max_places)
-        number = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum)
+    else:  # round half away from zero, exactly, whatever the size
+        scaled = abs(value) * 10 ** max_places
+        rounded = int(scaled + Fraction(1, 2))
+        number = Decimal(-rounded if value < 0 else rounded).scaleb(-max_places)
         prefix = "≈"
     text = f"{number:,f}" if group else f"{number:f}"
     if "." in text:

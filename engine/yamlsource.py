@@ -127,24 +127,34 @@ class _Builder:
         self.problems: list[Problem] = []
         self._seen: set[int] = set()
 
-    def _fail(self, node: yaml.Node, message: str) -> None:
-        self.problems.append(Problem(message, file=self.filename, line=node.start_mark.line + 1,
-                                     column=node.start_mark.column + 1))
+    def _fail(self, node: yaml.Node, message: str, path: Path_ | None = None) -> None:
+        line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        if path is not None and path in self.source.places:
+            line, column = self.source.places[path]
+        self.problems.append(Problem(message, file=self.filename, line=line, column=column,
+                                     field=dotted(path) if path else None))
 
     def build(self, node: yaml.Node, path: Path_, depth: int) -> Any:
         if id(node) in self._seen:
-            self._fail(node, "YAML anchors and aliases are not allowed")
+            # an alias yields the anchored node again: report it where it is used
+            self._fail(node, "YAML anchors and aliases are not allowed", path)
             return None
         self._seen.add(id(node))
         if depth > MAX_DEPTH:
-            self._fail(node, f"nesting deeper than {MAX_DEPTH} levels")
+            self._fail(node, f"nesting deeper than {MAX_DEPTH} levels", path)
             return None
         self.source.places.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.MappingNode):
+            if node.tag != "tag:yaml.org,2002:map":
+                self._fail(node, f"unsupported YAML tag {node.tag}", path)
+                return None
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                self._fail(node, f"unsupported YAML tag {node.tag}", path)
+                return None
             return [self.build(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
-        return self._scalar(node)
+        return self._scalar(node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
@@ -152,19 +162,21 @@ class _Builder:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self._fail(key_node, "YAML merge keys (<<) are not allowed")
                 continue
-            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            key = self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
             if isinstance(key, bool) or not isinstance(key, (str, int)):
                 self._fail(key_node, "keys must be plain text or whole numbers (years)")
                 continue
             if key in out:
-                self._fail(key_node, f"duplicate key '{key}'")
+                self.problems.append(Problem(f"duplicate key '{key}'", file=self.filename,
+                                             line=key_node.start_mark.line + 1, column=key_node.start_mark.column + 1,
+                                             field=dotted(path + (key,))))
                 continue
             child = path + (key,)
             self.source.places[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = self.build(value_node, child, depth + 1)
         return out
 
-    def _scalar(self, node: yaml.ScalarNode) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, path: Path_ | None = None) -> Any:
         tag = node.tag
         if tag == "tag:yaml.org,2002:str":
             return node.value
@@ -174,15 +186,20 @@ class _Builder:
             except InvalidOperation:
                 value = None
             if value is None or not value.is_finite():
-                self._fail(node, f"'{node.value}' is not a finite decimal number")
+                self._fail(node, f"'{node.value}' is not a finite decimal number", path)
                 return None
             return value
         if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null",
                    "tag:yaml.org,2002:timestamp"):
-            value = self._scalar_constructor.construct_object(node, deep=False)
+            try:
+                value = self._scalar_constructor.construct_object(node, deep=False)
+            except (ValueError, OverflowError) as exc:
+                what = "date" if tag.endswith("timestamp") else "number"
+                self._fail(node, f"'{node.value}' is not a valid {what} ({exc})", path)
+                return None
             if isinstance(value, dt.datetime):
-                self._fail(node, "a date is expected here, not a date and time")
+                self._fail(node, "a date is expected here, not a date and time", path)
                 return None
             return value
-        self._fail(node, f"unsupported YAML tag {tag}")
+        self._fail(node, f"unsupported YAML tag {tag}", path)
         return None
