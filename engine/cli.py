@@ -82,9 +82,11 @@ rules_option = click.option("--rules", "rules_dir", type=click.Path(file_okay=Fa
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file (atomically) instead of standard output.")
 @click.option("--verbose", "-v", is_flag=True, help="Text report: show every alternative in full.")
+@click.option("--require", multiple=True, metavar="PART",
+              help="Count a reported-only part (e.g. scitech) for the verdict and the exit code.")
 @rules_option
 def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Path | None, verbose: bool,
-          rules_dir: Path | None) -> None:
+          require: tuple[str, ...], rules_dir: Path | None) -> None:
     """Check one issuer's case file against the rules in force on its date."""
     from .case import load_case
     from .evaluation import Evaluator
@@ -95,7 +97,7 @@ def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Pa
         rulebook = load_rulebook(rules_dir)
         loaded = load_case(case_file)
         with Evaluator(rulebook) as evaluator:
-            result = evaluator.evaluate(loaded, as_of=as_of)
+            result = evaluator.evaluate(loaded, as_of=as_of, require=require)
     text = format_text(result, verbose=verbose) if output_format == "text" else FORMATTERS[output_format](result)
     if output:
         write_atomically(output, text)
@@ -180,8 +182,9 @@ def test_rules(directory: Path | None, show_coverage: bool, fail_under: float | 
 @click.option("--new", "new_date", callback=_date, help="Judge 'after' under the rules in force on this date.")
 @click.option("--old-rules", type=click.Path(file_okay=False, path_type=Path), help="Rules directory before.")
 @click.option("--new-rules", type=click.Path(file_okay=False, path_type=Path), help="Rules directory after.")
+@click.option("--require", multiple=True, metavar="PART", help="Count a reported-only part (e.g. scitech).")
 def diff_rules(cases: tuple[Path, ...], old_date: dt.date | None, new_date: dt.date | None,
-               old_rules: Path | None, new_rules: Path | None) -> None:
+               old_rules: Path | None, new_rules: Path | None, require: tuple[str, ...]) -> None:
     """Rules that changed between two dates (or two rule directories), and the cases whose verdict flips.
 
     Exit 0 when no verdict changes, 1 when some do.
@@ -201,7 +204,7 @@ def diff_rules(cases: tuple[Path, ...], old_date: dt.date | None, new_date: dt.d
         changes = changed_rules(old_book, old_date or new_date or dt.date.today(),
                                 new_book, new_date or old_date or dt.date.today())
         with Evaluator(old_book) as before, Evaluator(new_book) as after:
-            impacts = case_impacts(before, old_date, after, new_date, loaded)
+            impacts = case_impacts(before, old_date, after, new_date, loaded, require)
     old_label = " ".join(str(x) for x in (old_rules, old_date) if x) or "the case dates"
     new_label = " ".join(str(x) for x in (new_rules, new_date) if x) or "the case dates"
     click.echo(format_diff(changes, impacts, old_label, new_label), nl=False)

@@ -28,7 +28,7 @@ from .compiler import CompiledRule, CompiledRulebook, compile_rulebook, dumps_fa
 from .errors import CaseError, InternalError, Problem
 from .expression import NEGATED, SYMBOL, BoolOp, Compare, If, Literal, Name, Node, Unary, YearRef, children, rebuild, unparse
 from .facts import FactEnvironment, Missing, compare
-from .results import Attested, CaseResult, Comparison, FigureValue, RuleResult, Status, Verdict
+from .results import Attested, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status, Verdict
 from .rulebook import Rule, Rulebook, RuleVersion
 from .units import UNITS, Quantity, display_unit_for
 
@@ -65,8 +65,13 @@ class Evaluator:
         self.close()
 
     # ------------------------------------------------------------------------
-    def evaluate(self, loaded: LoadedCase, as_of: dt.date | None = None) -> CaseResult:
+    def evaluate(self, loaded: LoadedCase, as_of: dt.date | None = None, require: tuple[str, ...] = ()) -> CaseResult:
+        """Judge one case. `require` names parts (e.g. "scitech") that count for the verdict
+        even though the rulebook reports them apart."""
         case = loaded.case
+        unknown = [p for p in require if p not in self.rulebook.parts]
+        if unknown:
+            raise CaseError([Problem(f"unknown part '{unknown[0]}'", expected=", ".join(self.rulebook.parts))])
         on = as_of or case.evaluation.date
         earliest = self.rulebook.earliest_date()
         if on < earliest:
@@ -76,7 +81,7 @@ class Evaluator:
         self._check_case_names(loaded)
         env = FactEnvironment(self.rulebook, case_facts(case))
         ordered = self.evaluate_rules(env, on, case.evaluation.stage.value, case.chosen_standard)
-        return self._case_result(loaded, on, ordered, env)
+        return self._case_result(loaded, on, ordered, env, require)
 
     def evaluate_rules(self, env: FactEnvironment, on: dt.date, stage: str,
                        chosen_standard: str | None) -> tuple[RuleResult, ...]:
@@ -219,20 +224,14 @@ class Evaluator:
             raise CaseError(problems)
 
     def _case_result(self, loaded: LoadedCase, on: dt.date, results: tuple[RuleResult, ...],
-                     env: FactEnvironment) -> CaseResult:
-        counted = [r for r in results if not r.informational and r.status != Status.not_applicable]
-        failed = [r for r in counted if r.status == Status.failed]
-        undetermined = [r for r in counted if r.status == Status.undetermined]
-        if failed:
-            verdict = Verdict.not_eligible
-            summary = "not eligible: " + "; ".join(f"{r.rule_id} fails" for r in failed)
-        elif undetermined:
-            verdict = Verdict.undetermined
-            summary = "undetermined: " + "; ".join(f"{r.rule_id} needs {', '.join(r.missing) or 'more facts'}"
-                                                   for r in undetermined)
-        else:
-            verdict = Verdict.eligible
-            summary = f"eligible: all {len(counted)} applicable rules pass"
+                     env: FactEnvironment, require: tuple[str, ...] = ()) -> CaseResult:
+        parts = tuple(
+            _part_result(part.id, part.title.zh, part.title.en, part.decides_verdict or part.id in require,
+                         [r for r in results if r.part == part.id])
+            for part in self.rulebook.parts.values())
+        counting = [r for r in results if any(p.counts and p.part == r.part for p in parts)]
+        overall = _part_result("overall", "", "", True, counting)
+        verdict, summary = overall.verdict, overall.summary
         holding = tuple(r.standard for r in results if r.standard and r.status == Status.passed)
         attested = tuple(
             Attested(name, self.rulebook.attestations[name].title.zh, a.holds, a.attested_by,
@@ -246,11 +245,31 @@ class Evaluator:
             chosen_standard=case.chosen_standard, rulebook_name=self.rulebook.name,
             rulebook_version=self.rulebook.version, rulebook_sha256=self.rulebook.sha256, verdict=verdict,
             summary=summary, results=results, standards_holding=holding, attestations=attested,
-            versions_used=tuple(versions))
+            versions_used=tuple(versions), parts=parts)
 
 
 # ---------------------------------------------------------------------------------
 # Building results
+
+
+def _part_result(part: str, title_zh: str, title_en: str, counts: bool, results: list[RuleResult]) -> PartResult:
+    """Not eligible if a counted rule fails; else undetermined if one is undetermined; else eligible."""
+    counted = [r for r in results if not r.informational and r.status != Status.not_applicable]
+    failed = [r for r in counted if r.status == Status.failed]
+    undetermined = [r for r in counted if r.status == Status.undetermined]
+    if failed:
+        verdict = Verdict.not_eligible
+        summary = "not eligible: " + "; ".join(f"{r.rule_id} fails" for r in failed)
+    elif undetermined:
+        verdict = Verdict.undetermined
+        summary = "undetermined: " + "; ".join(f"{r.rule_id} needs {', '.join(r.missing) or 'more facts'}"
+                                               for r in undetermined)
+    elif not counted:
+        verdict, summary = Verdict.eligible, "no rule of this part applies on this date and stage"
+    else:
+        verdict = Verdict.eligible
+        summary = f"eligible: all {len(counted)} applicable rules pass"
+    return PartResult(part, title_zh, title_en, verdict, summary, counts)
 
 
 def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str, *,
@@ -261,7 +280,8 @@ def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str
     if missing_reasons:
         reason = reason + " (" + "; ".join(missing_reasons) + ")"
     return RuleResult(
-        rule_id=rule.id, title_zh=rule.title.zh, title_en=rule.title.en, status=status, reason=reason,
+        rule_id=rule.id, part=rule.part, title_zh=rule.title.zh, title_en=rule.title.en, status=status,
+        reason=reason,
         citation=version.citation if version else None, version=version.label() if version else None,
         condition=version.condition_text if version else None,
         applies_when=version.applies_when_text if version else None,

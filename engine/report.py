@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import EXIT_ELIGIBLE, EXIT_NOT_ELIGIBLE, EXIT_UNDETERMINED
 from .expression import SYMBOL
-from .results import CaseResult, Comparison, FigureValue, RuleResult, Status, Verdict
+from .results import CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status, Verdict
 from .units import RATIO, UNITS, Quantity, canonical_text, display_unit_for, format_quantity
 
 EXIT_CODES = {Verdict.eligible: EXIT_ELIGIBLE, Verdict.not_eligible: EXIT_NOT_ELIGIBLE,
@@ -110,13 +110,23 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
         f"Chosen standard: {result.chosen_standard or 'not stated'}; "
         f"standards that hold: {', '.join(result.standards_holding) or 'none'}",
     ]
-    decisive = [r for r in result.results if not r.informational and r.status != Status.not_applicable]
+    if len(result.parts) > 1:
+        lines += ["", "Parts"] + [f"  {_part_line(part)}" for part in result.parts]
+    main_part = result.parts[0].part if result.parts else None
+    decisive = [r for r in result.results if not r.informational and r.status != Status.not_applicable
+                and r.part == main_part]
     alternatives = [r for r in result.results if r.informational or r.chosen]
     inapplicable = [r for r in result.results if not r.informational and not r.chosen
                     and r.status == Status.not_applicable]
-    lines += ["", "Listing conditions"]
+    lines += ["", result.parts[0].title_en if result.parts else "Rules"]
     for rule in decisive:
         lines += _text_rule(rule, verbose=True)
+    for part in result.parts[1:]:
+        rules = [r for r in result.results if r.part == part.part and r.status != Status.not_applicable]
+        if rules:
+            lines += ["", f"{part.title_en} ({part.title_zh})"]
+            for rule in rules:
+                lines += _text_rule(rule, verbose=True)
     if alternatives:
         lines += ["", "Market-cap and financial standards (the chosen one decides; the others are for information)"]
         for rule in alternatives:
@@ -137,6 +147,11 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
                 lines.append(f"      evidence: {evidence}")
     lines += ["", "Rule versions used"] + [f"  {v}" for v in result.versions_used]
     return "\n".join(lines) + "\n"
+
+
+def _part_line(part: PartResult) -> str:
+    role = "counts for the verdict" if part.counts else "reported only (count it with --require " + part.part + ")"
+    return f"{part.title_zh} {part.title_en}: {VERDICT_TEXT[part.verdict]} — {part.summary} [{role}]"
 
 
 def _text_rule(rule: RuleResult, verbose: bool) -> list[str]:
@@ -177,6 +192,8 @@ def to_data(result: CaseResult) -> dict[str, Any]:
                      "sha256": result.rulebook_sha256},
         "chosen_standard": result.chosen_standard,
         "standards_holding": list(result.standards_holding),
+        "parts": [{"id": p.part, "title": {"zh": p.title_zh, "en": p.title_en}, "verdict": p.verdict.value,
+                   "summary": p.summary, "counts_for_verdict": p.counts} for p in result.parts],
         "rules": [_rule_data(rule) for rule in result.results],
         "attestations": [{"name": a.name, "title": a.title_zh, "holds": a.holds, "attested_by": a.attested_by,
                           "evidence": list(a.evidence)} for a in result.attestations],
@@ -193,7 +210,8 @@ def _rule_data(rule: RuleResult) -> dict[str, Any]:
                     "edition_date": c.edition_date.isoformat(), "article": c.article, "item": c.item,
                     "reference": c.reference(), "quote": c.quote, "verified": c.verified, "source": c.source}
     return {
-        "id": rule.rule_id, "title": {"zh": rule.title_zh, "en": rule.title_en}, "status": rule.status.value,
+        "id": rule.rule_id, "part": rule.part, "title": {"zh": rule.title_zh, "en": rule.title_en},
+        "status": rule.status.value,
         "reason": rule.reason, "counts_for_verdict": not rule.informational, "standard": rule.standard,
         "group": rule.group, "chosen": rule.chosen, "version": rule.version, "citation": citation,
         "condition": rule.condition, "applies_when": rule.applies_when,
@@ -242,6 +260,8 @@ def format_markdown(result: CaseResult) -> str:
         f"| Rule set | {result.rulebook_name} {result.rulebook_version}, sha256 `{result.rulebook_sha256[:16]}` |",
         f"| Chosen standard | {result.chosen_standard or 'not stated'} |",
         f"| Standards that hold | {', '.join(result.standards_holding) or 'none'} |",
+        *[f"| {p.title_zh} {p.title_en} | {VERDICT_TEXT[p.verdict]}"
+          f"{'' if p.counts else ' (reported only)'}: {_md_escape(p.summary)} |" for p in result.parts],
         "",
         "## Rules",
         "",

@@ -61,6 +61,7 @@ class Comparison:
 @dataclass(frozen=True)
 class RuleResult:
     rule_id: str
+    part: str
     title_zh: str
     title_en: str
     status: Status
@@ -92,6 +93,18 @@ class Attested:
 
 
 @dataclass(frozen=True)
+class PartResult:
+    """The verdict of one part of the report (listing eligibility, sci-tech attributes…)."""
+
+    part: str
+    title_zh: str
+    title_en: str
+    verdict: Verdict
+    summary: str
+    counts: bool  # part of the overall verdict (decides it by the rulebook, or required by the user)
+
+
+@dataclass(frozen=True)
 class CaseResult:
     case_id: str
     case_file: str
@@ -110,6 +123,7 @@ class CaseResult:
     standards_holding: tuple[str, ...]
     attestations: tuple[Attested, ...] = ()
     versions_used: tuple[str, ...] = field(default=())
+    parts: tuple[PartResult, ...] = ()
 
     def result(self, rule_id: str) -> RuleResult:
         for item in self.results:

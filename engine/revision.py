@@ -87,13 +87,13 @@ def _flat(text: str | None) -> str:
 
 
 def case_impacts(old: Evaluator, old_date: dt.date | None, new: Evaluator, new_date: dt.date | None,
-                 cases: list[LoadedCase]) -> list[CaseImpact]:
+                 cases: list[LoadedCase], require: tuple[str, ...] = ()) -> list[CaseImpact]:
     """Each case judged before and after; the rules whose status changed. A date of None
-    keeps each case's own date."""
+    keeps each case's own date; `require` counts reported-only parts for the verdict."""
     impacts = []
     for loaded in cases:
-        before = old.evaluate(loaded, as_of=old_date)
-        after = new.evaluate(loaded, as_of=new_date)
+        before = old.evaluate(loaded, as_of=old_date, require=require)
+        after = new.evaluate(loaded, as_of=new_date, require=require)
         impacts.append(CaseImpact(loaded.case_id, loaded.source.file, before.verdict.value, after.verdict.value,
                                   _flips(before, after)))
     return impacts

@@ -94,6 +94,8 @@ class VersionFile(_Strict):
 
     effective_from: dt.date
     effective_to: dt.date | None = Field(None, description="Last day in force (inclusive); open if absent")
+    instrument: str | None = Field(None, description="Instrument of this version, when not the article file's")
+    article: str | None = Field(None, description="Article in that instrument, when not the article file's")
     edition: str = Field(description="Edition id of the instrument the quote is from")
     quote: str | None = Field(None, description="The article text this version encodes, verbatim "
                                                 "(default: the rule's quote)")
@@ -127,13 +129,24 @@ class ArticleFile(_Strict):
     instrument: str
     article: str
     title: Title | None = None
+    part: str = Field("eligibility", description="The part of the report these rules belong to (rulebook.yaml parts)")
     rules: list[RuleFile] = Field(min_length=1)
+
+
+class Part(_Strict):
+    """A part of the report with its own verdict, e.g. listing eligibility or sci-tech attributes."""
+
+    id: str
+    title: Title
+    decides_verdict: bool = Field(description="Whether this part's verdict is part of the overall verdict "
+                                              "(others count only when the user requires them)")
 
 
 class RulebookFile(_Strict):
     name: str
     version: str
     description: str | None = None
+    parts: list[Part] = Field(min_length=1)
 
 
 # ---------------------------------------------------------------------------------
@@ -186,6 +199,7 @@ class RuleVersion:
 class Rule:
     id: str
     title: Title
+    part: str
     kind: str
     stages: tuple[str, ...]
     group: str | None
@@ -225,6 +239,7 @@ class Rulebook:
     attestations: dict[str, Attested]
     instruments: dict[str, InstrumentFile]
     sha256: str
+    parts: dict[str, Part]
 
     def type_of(self, name: str) -> Type | None:
         return _vocabulary_type(name, self.figures, self.attestations)
@@ -317,12 +332,18 @@ class _Loader:
                 article, source = loaded
                 self.load_article(article, source, instruments, figures, attestations, rules)
         self.check_groups(rules)
+        if header is not None:
+            parts = {part.id: part for part in header[0].parts}
+            for rule in rules.values():
+                if rule.part not in parts:
+                    self.problems.append(Problem(f"unknown part '{rule.part}'", file=rule.file, line=rule.line,
+                                                 rule_id=rule.id, expected=", ".join(parts)))
         if self.problems or header is None:
             unique = list(dict.fromkeys(self.problems))
             raise RuleFileError(unique or [Problem("missing rulebook.yaml", file=str(self.directory))])
         book, _ = header
         return Rulebook(book.name, book.version, self.directory, rules, figures, attestations, instruments,
-                        self.digest.hexdigest())
+                        self.digest.hexdigest(), parts)
 
     def load_figures(self, instruments: dict[str, InstrumentFile]) -> tuple[dict[str, Figure], dict[str, Attested]]:
         """Figures and judgments from `figures.yaml` and every `<instrument>/figures.yaml`."""
@@ -433,8 +454,9 @@ class _Loader:
             versions = []
             for j, version in enumerate(rule.versions):
                 vwhere = where + ("versions", j)
-                edition = self.check_citation_edition(instrument.id, version.edition, instruments, source,
-                                                      vwhere + ("edition",), rule.id)
+                cited = instruments.get(version.instrument or instrument.id, instrument)
+                edition = self.check_citation_edition(version.instrument or instrument.id, version.edition,
+                                                      instruments, source, vwhere + ("edition",), rule.id)
                 applies_text = version.applies_when or rule.applies_when
                 condition_text = version.condition or rule.condition
                 applies_where = vwhere + ("applies_when",) if version.applies_when else where + ("applies_when",)
@@ -453,8 +475,8 @@ class _Loader:
                                                                 "the article text", rule_id=rule.id))
                 if edition is None or quote is None:
                     continue
-                citation = Citation(instrument.id, instrument.title, edition.document, edition.id, edition.date,
-                                    article.article, rule.item, quote.strip(), version.verified,
+                citation = Citation(cited.id, cited.title, edition.document, edition.id, edition.date,
+                                    version.article or article.article, rule.item, quote.strip(), version.verified,
                                     version.source)
                 versions.append(RuleVersion(version.effective_from, version.effective_to, citation, applies,
                                             applies_text, condition, condition_text))
@@ -466,7 +488,8 @@ class _Loader:
                 self.problems.append(source.problem(where + ("standard",), "a standard must belong to a group",
                                                     rule_id=rule.id))
             line, _ = source.locate(where)
-            rules[rule.id] = Rule(rule.id, rule.title, rule.kind, tuple(s.value for s in rule.stages), rule.group,
+            rules[rule.id] = Rule(rule.id, rule.title, article.part, rule.kind, tuple(s.value for s in rule.stages),
+                                  rule.group,
                                   rule.standard, rule.alternatives, tuple(versions), source.file, line)
 
     def check_periods(self, rule: RuleFile, versions: list[RuleVersion], source: SourceMap, where: tuple) -> None:

@@ -155,6 +155,7 @@ def _build(rulebook: Rulebook, case: TestCase, defaults: TestDefaults, source: S
     for name, raw in case.facts.items():
         if name == "chosen_standard":
             chosen = normalize_standard(str(raw))
+            scalars[name] = chosen  # rules read it too (e.g. the standard-五 carve-out)
             continue
         found = rulebook.type_of(name)
         if found is None:

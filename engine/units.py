@@ -69,6 +69,11 @@ UNITS: dict[str, Unit] = {
         Unit("元/股", Fraction(1), PRICE),
         Unit("%", Fraction(1, 100), RATIO),
         Unit("倍", Fraction(1), RATIO),
+        # counts (patents, staff, investors) are plain numbers; the word is for the reader
+        Unit("项", Fraction(1), RATIO),
+        Unit("人", Fraction(1), RATIO),
+        Unit("名", Fraction(1), RATIO),
+        Unit("家", Fraction(1), RATIO),
         Unit("", Fraction(1), RATIO),
     )
 }
@@ -206,8 +211,10 @@ def decimal_text(value: Fraction, max_places: int = 4, group: bool = True) -> st
     text = f"{number:,f}" if group else f"{number:f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    if text in ("-0", "≈-0"):
+    if text == "-0" and not prefix:
         text = "0"
+    elif text in ("0", "-0") and prefix:
+        text = "-0" if value < 0 else "0"  # a tiny value keeps its sign: ≈-0 is below zero
     return prefix + text
 
 
@@ -238,7 +245,7 @@ def format_quantity(q: Quantity, unit: str | None = None, signed: bool = False, 
         return f"{decimal_text(q.value)} ({q.dim.name})"
     places = max_places if max_places is not None else (4 if symbol in ("%", "万元", "万股") else 8 if symbol in ("亿元", "亿股") else 4)
     text = decimal_text(q.in_unit(symbol), places)
-    if signed and not text.lstrip("≈").startswith("-"):
+    if signed and not text.lstrip("≈").startswith("-") and q.value >= 0:
         text = ("≈+" + text[1:]) if text.startswith("≈") else "+" + text
     return f"{text}{symbol}"
 

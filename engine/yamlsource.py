@@ -97,7 +97,7 @@ def load_text(text: str, filename: str) -> Document:
     builder = _Builder(filename, source)
     data = builder.build(node, (), 0)
     if builder.problems:
-        raise InputError(builder.problems)
+        raise InputError(list(dict.fromkeys(builder.problems)))  # one message per place and problem
     return Document(data, source)
 
 
@@ -163,6 +163,13 @@ class _Builder:
                 self._fail(key_node, "YAML merge keys (<<) are not allowed")
                 continue
             key = self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
+            if (node.flow_style and isinstance(key, int) and not isinstance(key, bool)
+                    and isinstance(value_node, yaml.ScalarNode) and value_node.value == ""
+                    and key_node.value.isdigit() and len(key_node.value) == 3):
+                self._fail(key_node, "inside {…} a comma separates entries, so an amount such as 50,000 was "
+                                     "split; quote it ('50,000') or write the mapping in block style",
+                           path)
+                continue
             if isinstance(key, bool) or not isinstance(key, (str, int)):
                 self._fail(key_node, "keys must be plain text or whole numbers (years)")
                 continue
