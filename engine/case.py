@@ -85,6 +85,18 @@ PositivePrice = Amount(PRICE, "63.70元/股", positive=True)
 Ratio = Amount(RATIO, "25%")
 
 
+def _whole_count(value: Any, info: ValidationInfo) -> Quantity:
+    quantity = _amount_validator(RATIO, non_negative=True)(value, info)
+    if quantity.value.denominator != 1:
+        raise ValueError(f"a count must be a whole number, got {value!r}")
+    return quantity
+
+
+Count = Annotated[Quantity, PlainValidator(_whole_count), PlainSerializer(canonical_text, return_type=str),
+                  WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+                                  "description": "A whole count, e.g. 7 or '7项' / '120人'"})]
+
+
 # ---------------------------------------------------------------------------------
 # Labels of listing standards: "2.1.2（四）", "2.1.2(4)" and "2.1.2(四)" are one standard.
 
@@ -231,6 +243,15 @@ class Attestation(Strict):
     evidence: list[Evidence] = Field(min_length=1)
 
 
+class SciTech(Strict):
+    """Facts for the sci-tech attribute indicators (科创属性评价指引)."""
+
+    invention_patents: Count | None = Field(None, description="发明专利 applied in the main business (项)")
+    rd_staff: Count | None = Field(None, description="研发人员 at the end of the latest fiscal year (人)")
+    employees: Count | None = Field(None, description="员工总数 at the end of the latest fiscal year (人)")
+    software_enterprise: bool | None = Field(None, description="软件企业: the patent indicator does not apply")
+
+
 class Case(Strict):
     """One issuer at one stage. Validated once; read-only afterwards."""
 
@@ -243,6 +264,7 @@ class Case(Strict):
     offering: Offering
     financials: list[FinancialPeriod] = Field(default_factory=list)
     attestations: dict[str, Attestation] = Field(default_factory=dict)
+    scitech: SciTech = Field(default_factory=SciTech, description="Sci-tech attribute facts (科创属性)")
     sources: list[str] = Field(default_factory=list, description="Where the figures come from")
 
     @field_validator("chosen_standard")
@@ -305,6 +327,10 @@ INPUT_FACTS: dict[str, FactSpec] = {
         _offering_fact("expected_market_cap", MONEY),
         _offering_fact("issue_price", PRICE),
         FactSpec("price_range_low", "quantity", PRICE, description="Lower bound of the price range"),
+        FactSpec("invention_patents", "quantity", RATIO, description="发明专利 (count)"),
+        FactSpec("rd_staff", "quantity", RATIO, description="研发人员 (count)"),
+        FactSpec("employees", "quantity", RATIO, description="员工总数 (count)"),
+        FactSpec("software_enterprise", "bool", description="软件企业"),
         *(FactSpec(name, "quantity", MONEY, per_year=True,
                    description=FinancialPeriod.model_fields[name].description or "")
           for name in PER_YEAR_FIELDS),
@@ -347,6 +373,10 @@ def case_facts(case: Case) -> CaseFacts:
         "expected_market_cap": offering.expected_market_cap,
         "issue_price": offering.issue_price,
         "price_range_low": offering.price_range.low if offering.price_range else None,
+        "invention_patents": case.scitech.invention_patents,
+        "rd_staff": case.scitech.rd_staff,
+        "employees": case.scitech.employees,
+        "software_enterprise": case.scitech.software_enterprise,
     }
     years: dict[int, dict[str, Quantity]] = {}
     unaudited: set[int] = set()
