@@ -215,8 +215,11 @@ class FinancialPeriod(Strict):
     @classmethod
     def _period(cls, value: Any) -> str:
         text = normalize_text(str(value)).upper()
-        if not _PERIOD.match(text):
+        match = _PERIOD.match(text)
+        if not match:
             raise ValueError(f"'{value}' is not a period such as 2019, 2020H1, 2020Q3 or 2020M1-9")
+        if match.group("m1") and not 1 <= int(match.group("m1")) <= int(match.group("m2")) <= 12:
+            raise ValueError(f"'{value}' is not a period: months run from 1 to 12, first to last (e.g. 2020M1-9)")
         return text
 
     @property
@@ -271,15 +274,6 @@ class Case(Strict):
     @classmethod
     def _standard(cls, value: str | None) -> str | None:
         return None if value is None else normalize_standard(value)
-
-    @model_validator(mode="after")
-    def _periods_unique(self) -> Case:
-        seen: set[str] = set()
-        for item in self.financials:
-            if item.period in seen:
-                raise ValueError(f"financial period {item.period} is listed twice")
-            seen.add(str(item.period))
-        return self
 
     def fiscal_years(self) -> dict[int, FinancialPeriod]:
         """Full fiscal years ending before the evaluation date, by year."""
@@ -438,6 +432,12 @@ def _validate(document: Document, default_id: str, digest: str) -> LoadedCase:
         case = Case.model_validate(data, context={"units": units})
     except ValidationError as exc:
         raise CaseError(problems_from_validation(exc, source, model=Case)) from None
+    seen: set[str] = set()
+    for index, period in enumerate(case.financials):  # checked here to point at the second one
+        if period.period in seen:
+            raise CaseError([source.problem(("financials", index, "period"),
+                                            f"financial period {period.period} is listed twice")])
+        seen.add(str(period.period))
     return LoadedCase(case, source, case.case_id or default_id, digest)
 
 

@@ -75,8 +75,10 @@ class Evaluator:
         on = as_of or case.evaluation.date
         earliest = self.rulebook.earliest_date()
         if on < earliest:
-            raise CaseError([loaded.source.problem(("evaluation", "date"),
-                                                   f"no STAR Market rule is in force on {on.isoformat()}",
+            message = f"no STAR Market rule is in force on {on.isoformat()}"
+            if as_of is not None:  # the option, not the case, asked for that date
+                raise CaseError([Problem(message, field="--as-of", expected=f"a date from {earliest.isoformat()}")])
+            raise CaseError([loaded.source.problem(("evaluation", "date"), message,
                                                    expected=f"a date from {earliest.isoformat()}")])
         self._check_case_names(loaded)
         env = FactEnvironment(self.rulebook, case_facts(case))

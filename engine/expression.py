@@ -32,6 +32,7 @@ from .units import MONEY, RATIO, UNITS, Dim, Quantity, normalize_text
 
 MAX_EXPRESSION_LENGTH = 4000
 MAX_DEPTH = 60
+MAX_OPERATORS = 200  # bounds the tree's depth too: checking and evaluating recurse over it
 
 # ---------------------------------------------------------------------------------
 # Types
@@ -206,7 +207,8 @@ def parse(text: str) -> Node:
         raise ExpressionError(f"an expression must be text, got {type(text).__name__}")
     source = clean_source(text)
     if len(source) > MAX_EXPRESSION_LENGTH:
-        raise ExpressionError(f"expression longer than {MAX_EXPRESSION_LENGTH} characters")
+        raise ExpressionError(f"expression longer than {MAX_EXPRESSION_LENGTH} characters",
+                              source[:60] + "…", MAX_EXPRESSION_LENGTH + 1)
     if not source:
         raise ExpressionError("empty expression")
     return _Parser(source).parse()
@@ -218,6 +220,13 @@ class _Parser:
         self.tokens = tokenize(text)
         self.index = 0
         self.depth = 0
+        self.operators = 0
+
+    def count(self, token: Token) -> None:
+        """One more operator; refuse expressions too complex to check safely."""
+        self.operators += 1
+        if self.operators > MAX_OPERATORS:
+            raise self.error(f"expression has more than {MAX_OPERATORS} operators; split it into figures", token)
 
     # helpers
     def peek(self) -> Token:
@@ -266,14 +275,16 @@ class _Parser:
     def or_(self) -> Node:
         first = self.peek()
         operands = [self.and_()]
-        while self.accept("keyword", "or"):
+        while token := self.accept("keyword", "or"):
+            self.count(token)
             operands.append(self.and_())
         return operands[0] if len(operands) == 1 else BoolOp("or", tuple(operands), column=first.column)
 
     def and_(self) -> Node:
         first = self.peek()
         operands = [self.not_()]
-        while self.accept("keyword", "and"):
+        while token := self.accept("keyword", "and"):
+            self.count(token)
             operands.append(self.not_())
         return operands[0] if len(operands) == 1 else BoolOp("and", tuple(operands), column=first.column)
 
@@ -298,6 +309,7 @@ class _Parser:
         node = self.product()
         while self.peek().kind == "op" and self.peek().text in "+-":
             token = self.take()
+            self.count(token)
             node = Binary(token.text, node, self.product(), column=token.column)
         return node
 
@@ -305,6 +317,7 @@ class _Parser:
         node = self.unary()
         while self.peek().kind == "op" and self.peek().text in "*/":
             token = self.take()
+            self.count(token)
             node = Binary(token.text, node, self.unary(), column=token.column)
         return node
 

@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .case import INPUT_FACTS, Stage, normalize_standard, problems_from_validation
 from .errors import ExpressionError, Problem, RuleFileError
-from .expression import BOOL, Node, Type, check, names_in, parse, quantity
+from .expression import (BOOL, YEAR_FUNCTIONS, Call, Name, Node, Type, check, children, clean_source, names_in, parse,
+                         quantity)
 from .units import DIM_BY_NAME
 from .yamlsource import SourceMap, dotted, load_file
 
@@ -553,7 +554,17 @@ class _Loader:
         except ExpressionError as exc:
             self.problems.append(self.expr_problem(exc, source, where, rule_id))
             return None
-        if found.kind != "bool" or found.per_year:
+        if found.kind == "bool" and found.per_year:
+            bare = _bare_per_year(node, scope)
+            names = sorted({n.name for n in bare})
+            first = names[0] if names else "the figure"
+            column = f" (column {bare[0].column})" if bare else ""
+            self.problems.append(source.problem(
+                where, f"{', '.join(names)} {'has' if len(names) == 1 else 'have'} one value per fiscal year; "
+                       f"compare latest({first}), year(k, {first}) or sum_latest(n, {first}) in "
+                       f"`{clean_source(text)}`{column}", rule_id=rule_id))
+            return None
+        if found.kind != "bool":
             self.problems.append(source.problem(where, f"a condition must be true or false, not {found.describe()}",
                                                 rule_id=rule_id))
             return None
@@ -579,6 +590,19 @@ class _Scope:
 
     def names(self) -> list[str]:
         return sorted(set(INPUT_FACTS) | set(self.figures) | set(self.attestations))
+
+
+def _bare_per_year(node: Node, scope: _Scope) -> list[Name]:
+    """Per-year names used outside any year function, in text order."""
+    if isinstance(node, Call) and node.function in YEAR_FUNCTIONS:
+        return []
+    if isinstance(node, Name):
+        found = scope.type_of(node.name)
+        return [node] if found is not None and found.per_year else []
+    out: list[Name] = []
+    for child in children(node):
+        out += _bare_per_year(child, scope)
+    return sorted(out, key=lambda n: n.column)
 
 
 def _declared_type(unit: str, per_year: bool) -> Type:
