@@ -502,7 +502,11 @@ class _Checker:
             return quantity(types[0].dim, any(t.per_year for t in types))  # type: ignore[arg-type]
         expected = 1 if name == "latest" else 2
         if len(args) != expected:
-            raise self.fail(f"{name}() takes {expected} argument{'s' if expected > 1 else ''}", node)
+            hint = ""
+            if any(isinstance(a, Literal) and "," in a.written for a in args):
+                hint = "; a comma followed by digits reads as a thousands separator, so write a space after " \
+                       "the argument comma (e.g. sum_latest(3, 100万元))"
+            raise self.fail(f"{name}() takes {expected} argument{'s' if expected > 1 else ''}{hint}", node)
         if name != "latest":
             count = args[0]
             if not (isinstance(count, Literal) and isinstance(count.value, Quantity)
