@@ -255,6 +255,15 @@ class SciTech(Strict):
     software_enterprise: bool | None = Field(None, description="软件企业: the patent indicator does not apply")
 
 
+class Sponsor(Strict):
+    """The sponsor (保荐机构) and the cross-holdings that decide whether a joint sponsor is needed."""
+
+    name: str | None = None
+    affiliates_holding: Ratio | None = Field(None, description="保荐机构及其控股股东、实际控制人、重要关联方持有发行人股份合计")
+    issuer_holding_in_sponsor: Ratio | None = Field(None, description="发行人持有、控制保荐机构股份")
+    joint_unaffiliated_sponsor: bool | None = Field(None, description="联合1家无关联保荐机构且其为第一保荐机构")
+
+
 class Case(Strict):
     """One issuer at one stage. Validated once; read-only afterwards."""
 
@@ -268,6 +277,7 @@ class Case(Strict):
     financials: list[FinancialPeriod] = Field(default_factory=list)
     attestations: dict[str, Attestation] = Field(default_factory=dict)
     scitech: SciTech = Field(default_factory=SciTech, description="Sci-tech attribute facts (科创属性)")
+    sponsor: Sponsor = Field(default_factory=Sponsor, description="The sponsor and cross-holdings (保荐机构)")
     sources: list[str] = Field(default_factory=list, description="Where the figures come from")
 
     @field_validator("chosen_standard")
@@ -325,6 +335,9 @@ INPUT_FACTS: dict[str, FactSpec] = {
         FactSpec("rd_staff", "quantity", RATIO, description="研发人员 (count)"),
         FactSpec("employees", "quantity", RATIO, description="员工总数 (count)"),
         FactSpec("software_enterprise", "bool", description="软件企业"),
+        FactSpec("sponsor_affiliates_holding", "quantity", RATIO, description="保荐机构及关联方持有发行人股份合计"),
+        FactSpec("issuer_holding_in_sponsor", "quantity", RATIO, description="发行人持有、控制保荐机构股份"),
+        FactSpec("joint_unaffiliated_sponsor", "bool", description="联合无关联保荐机构为第一保荐机构"),
         *(FactSpec(name, "quantity", MONEY, per_year=True,
                    description=FinancialPeriod.model_fields[name].description or "")
           for name in PER_YEAR_FIELDS),
@@ -371,6 +384,9 @@ def case_facts(case: Case) -> CaseFacts:
         "rd_staff": case.scitech.rd_staff,
         "employees": case.scitech.employees,
         "software_enterprise": case.scitech.software_enterprise,
+        "sponsor_affiliates_holding": case.sponsor.affiliates_holding,
+        "issuer_holding_in_sponsor": case.sponsor.issuer_holding_in_sponsor,
+        "joint_unaffiliated_sponsor": case.sponsor.joint_unaffiliated_sponsor,
     }
     years: dict[int, dict[str, Quantity]] = {}
     unaudited: set[int] = set()

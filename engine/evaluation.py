@@ -270,7 +270,8 @@ def _part_result(part: str, title_zh: str, title_en: str, counts: bool, results:
         verdict, summary = Verdict.eligible, "no rule of this part applies on this date and stage"
     else:
         verdict = Verdict.eligible
-        summary = f"eligible: all {len(counted)} applicable rules pass"
+        summary = ("eligible: the applicable rule passes" if len(counted) == 1
+                   else f"eligible: all {len(counted)} applicable rules pass")
     return PartResult(part, title_zh, title_en, verdict, summary, counts)
 
 
