@@ -23,7 +23,7 @@ import click
 
 from .errors import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, InputError, InternalError
 
-FORMATS = ("text", "json", "markdown")
+FORMATS = ("text", "json", "markdown", "html")
 
 
 class _InputFailure(click.ClickException):

@@ -302,4 +302,96 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-FORMATTERS = {"text": format_text, "json": format_json, "markdown": format_markdown}
+# ---------------------------------------------------------------------------------
+# HTML: one self-contained, printable file (no scripts, no fonts or styles fetched)
+
+_CSS = """
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
+ margin:2em;color:#111;font-size:11pt;line-height:1.45}
+h1{font-size:17pt;margin:0 0 .3em} h2{font-size:13pt;margin:1.4em 0 .4em;border-bottom:1px solid #999}
+table{border-collapse:collapse;width:100%;margin:.4em 0} th,td{border:1px solid #bbb;padding:.25em .45em;
+ vertical-align:top;text-align:left} th{background:#f0f0f0}
+.verdict{font-size:14pt;font-weight:bold;padding:.4em .6em;display:inline-block;border:2px solid}
+.eligible,.pass{color:#0a5c1f} .not_eligible,.fail{color:#9b1111} .undetermined{color:#8a5a00}
+.not_applicable{color:#666} blockquote{margin:.3em 0 .3em 1em;padding-left:.6em;border-left:3px solid #999;
+ color:#333} .unverified{color:#8a5a00;font-size:9pt} .meta td:first-child{width:11em;font-weight:bold}
+.rule{page-break-inside:avoid;margin:.6em 0 1em} .small{font-size:9pt;color:#444}
+@media print{body{margin:1cm} a{color:inherit;text-decoration:none}}
+"""
+
+
+def format_html(result: CaseResult) -> str:
+    """The report for filing: verdict, parts, every rule with its figures, citation and quoted text."""
+    from html import escape as e
+
+    def cls(value: str) -> str:
+        return value.replace(" ", "_")
+
+    rows = []
+    for part in result.parts:
+        rows.append(f"<tr><td>{e(part.title_zh)} {e(part.title_en)}</td>"
+                    f"<td class='{cls(part.verdict.value)}'>{e(VERDICT_TEXT[part.verdict])}</td>"
+                    f"<td>{e(part.summary)}</td><td>{'yes' if part.counts else 'reported only'}</td></tr>")
+    summary_rows = []
+    for rule in result.results:
+        counts = "yes" if not rule.informational and rule.status != Status.not_applicable else "no"
+        summary_rows.append(f"<tr><td class='{cls(rule.status.value)}'>{e(STATUS_MARK[rule.status])}</td>"
+                            f"<td><code>{e(rule.rule_id)}</code></td><td>{e(rule.title_zh)}<br>"
+                            f"<span class='small'>{e(rule.title_en)}</span></td><td>{counts}</td>"
+                            f"<td>{e(rule.reason)}</td></tr>")
+    details = []
+    for rule in result.results:
+        if rule.version is None:
+            continue
+        items = [f"<li>applies when {e(format_comparison(c))}</li>" for c in rule.applicability]
+        items += [f"<li>{e(format_comparison(c))}</li>" for c in rule.comparisons]
+        items += [f"<li>figure: {e(format_figure(f))}</li>" for f in rule.figures if f.formula or f.missing_reason]
+        quote = ""
+        if rule.citation:
+            mark = "" if rule.citation.verified else " <span class='unverified'>[quote not verified]</span>"
+            quote = (f"<p>{e(citation_line(rule))}{mark}</p>"
+                     + "".join(f"<blockquote>{e(line)}</blockquote>" for line in rule.citation.quote.splitlines()))
+        details.append(f"<div class='rule'><h3 class='{cls(rule.status.value)}'>{e(STATUS_MARK[rule.status])} "
+                       f"<code>{e(rule.rule_id)}</code> {e(rule.title_zh)}</h3>"
+                       f"<p class='small'>{e(rule.title_en)} — {e(rule.reason)}</p>"
+                       f"<ul>{''.join(items)}</ul>{quote}</div>")
+    attested = "".join(
+        f"<tr><td><code>{e(a.name)}</code><br>{e(a.title_zh)}</td><td>{'holds' if a.holds else 'does not hold'}</td>"
+        f"<td>{e(a.attested_by or '')}</td><td>{'<br>'.join(e(x) for x in a.evidence)}</td></tr>"
+        for a in result.attestations)
+    versions = "".join(f"<li>{e(v)}</li>" for v in result.versions_used)
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>STAR Market listing check: {e(result.issuer)}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<h1>STAR Market listing check 科创板上市条件核查: {e(result.issuer)}</h1>
+<p class="verdict {cls(result.verdict.value)}">{e(VERDICT_TEXT[result.verdict])}</p>
+<p>{e(result.summary)}</p>
+<table class="meta">
+<tr><td>Case</td><td><code>{e(result.case_file)}</code> ({e(result.case_id)}), sha256 <code>{e(result.case_sha256)}</code></td></tr>
+<tr><td>Stage</td><td>{e(result.stage)}; case date {result.case_date.isoformat()}; rules in force on {result.as_of.isoformat()}</td></tr>
+<tr><td>Rule set</td><td>{e(result.rulebook_name)} {e(result.rulebook_version)}, sha256 <code>{e(result.rulebook_sha256)}</code></td></tr>
+<tr><td>Chosen standard</td><td>{e(result.chosen_standard or 'not stated')}</td></tr>
+<tr><td>Standards that hold</td><td>{e(', '.join(result.standards_holding) or 'none')}</td></tr>
+</table>
+<h2>Parts</h2>
+<table><tr><th>Part</th><th>Verdict</th><th>Summary</th><th>Counts</th></tr>{''.join(rows)}</table>
+<h2>Rules</h2>
+<table><tr><th>Status</th><th>Rule</th><th>Title</th><th>Counts</th><th>Reason</th></tr>{''.join(summary_rows)}</table>
+<h2>Details, figures and citations</h2>
+{''.join(details)}
+<h2>Attested judgments</h2>
+<table><tr><th>Judgment</th><th>Attested</th><th>By</th><th>Evidence</th></tr>{attested}</table>
+<h2>Rule versions used</h2>
+<ul>{versions}</ul>
+</body>
+</html>
+"""
+
+
+FORMATTERS = {"text": format_text, "json": format_json, "markdown": format_markdown, "html": format_html}
