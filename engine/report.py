@@ -194,14 +194,14 @@ def to_data(result: CaseResult) -> dict[str, Any]:
         "standards_holding": list(result.standards_holding),
         "parts": [{"id": p.part, "title": {"zh": p.title_zh, "en": p.title_en}, "verdict": p.verdict.value,
                    "summary": p.summary, "counts_for_verdict": p.counts} for p in result.parts],
-        "rules": [_rule_data(rule) for rule in result.results],
+        "rules": [_rule_data(result, rule) for rule in result.results],
         "attestations": [{"name": a.name, "title": a.title_zh, "holds": a.holds, "attested_by": a.attested_by,
                           "evidence": list(a.evidence)} for a in result.attestations],
         "versions_used": list(result.versions_used),
     }
 
 
-def _rule_data(rule: RuleResult) -> dict[str, Any]:
+def _rule_data(result: CaseResult, rule: RuleResult) -> dict[str, Any]:
     citation = None
     if rule.citation:
         c = rule.citation
@@ -212,7 +212,7 @@ def _rule_data(rule: RuleResult) -> dict[str, Any]:
     return {
         "id": rule.rule_id, "part": rule.part, "title": {"zh": rule.title_zh, "en": rule.title_en},
         "status": rule.status.value,
-        "reason": rule.reason, "counts_for_verdict": not rule.informational, "standard": rule.standard,
+        "reason": rule.reason, "counts_for_verdict": result.counts_for_verdict(rule), "standard": rule.standard,
         "group": rule.group, "chosen": rule.chosen, "version": rule.version, "citation": citation,
         "condition": rule.condition, "applies_when": rule.applies_when,
         "comparisons": [_comparison_data(c) for c in rule.comparisons],
@@ -269,7 +269,7 @@ def format_markdown(result: CaseResult) -> str:
         "|---|---|---|---|---|",
     ]
     for rule in result.results:
-        counts = "yes" if not rule.informational and rule.status != Status.not_applicable else "no"
+        counts = "yes" if result.counts_for_verdict(rule) else "no"
         out.append(f"| {STATUS_MARK[rule.status]} | `{rule.rule_id}` | {rule.title_zh} | {counts} | "
                    f"{_md_escape(rule.reason)} |")
     out += ["", "## Details", ""]
@@ -334,7 +334,7 @@ def format_html(result: CaseResult) -> str:
                     f"<td>{e(part.summary)}</td><td>{'yes' if part.counts else 'reported only'}</td></tr>")
     summary_rows = []
     for rule in result.results:
-        counts = "yes" if not rule.informational and rule.status != Status.not_applicable else "no"
+        counts = "yes" if result.counts_for_verdict(rule) else "no"
         summary_rows.append(f"<tr><td class='{cls(rule.status.value)}'>{e(STATUS_MARK[rule.status])}</td>"
                             f"<td><code>{e(rule.rule_id)}</code></td><td>{e(rule.title_zh)}<br>"
                             f"<span class='small'>{e(rule.title_en)}</span></td><td>{counts}</td>"

@@ -125,6 +125,12 @@ class CaseResult:
     versions_used: tuple[str, ...] = field(default=())
     parts: tuple[PartResult, ...] = ()
 
+    def counts_for_verdict(self, rule: RuleResult) -> bool:
+        """Whether this rule's status entered the overall verdict: applicable, not a mere
+        alternative, and in a part that decides (or was required)."""
+        return (not rule.informational and rule.status != Status.not_applicable
+                and any(p.counts and p.part == rule.part for p in self.parts))
+
     def result(self, rule_id: str) -> RuleResult:
         for item in self.results:
             if item.rule_id == rule_id:

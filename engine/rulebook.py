@@ -343,6 +343,9 @@ class _Loader:
             unique = list(dict.fromkeys(self.problems))
             raise RuleFileError(unique or [Problem("missing rulebook.yaml", file=str(self.directory))])
         book, _ = header
+        # Reports list rules part by part, in the rulebook's order (files load alphabetically).
+        order = list(parts)
+        rules = dict(sorted(rules.items(), key=lambda item: order.index(item[1].part)))
         return Rulebook(book.name, book.version, self.directory, rules, figures, attestations, instruments,
                         self.digest.hexdigest(), parts)
 
