@@ -236,3 +236,7 @@ def write_atomically(path: Path, text: str) -> None:
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+if __name__ == "__main__":  # python -m engine.cli, for scripts that run the CLI without the entry point
+    main()
