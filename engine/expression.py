@@ -144,7 +144,7 @@ COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 SYMBOL = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
 YEAR_FUNCTIONS = ("latest", "year", "sum_latest", "all_latest", "any_latest")
-FUNCTIONS = YEAR_FUNCTIONS + ("min", "max", "first")
+FUNCTIONS = YEAR_FUNCTIONS + ("min", "max", "first", "floor")
 KEYWORDS = {"and", "or", "not", "if", "then", "else", "true", "false"}
 
 
@@ -500,6 +500,12 @@ class _Checker:
             if len({t.dim for t in types}) != 1:
                 raise self.fail(f"{name}() arguments have different units", node)
             return quantity(types[0].dim, any(t.per_year for t in types))  # type: ignore[arg-type]
+        if name == "floor":  # whole base units: shares are bought in whole shares (股)
+            if len(args) != 1:
+                raise self.fail("floor() takes 1 argument", node)
+            arg_type = self.check(args[0])
+            self.require_quantity(arg_type, args[0])
+            return arg_type
         expected = 1 if name == "latest" else 2
         if len(args) != expected:
             hint = ""

@@ -12,7 +12,9 @@ fiscal year the case states (interim periods never count).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Union
 
 from .case import INPUT_FACTS, CaseFacts
@@ -173,6 +175,11 @@ class FactEnvironment:
                 return missing
             pick = min if name == "min" else max
             return pick(values, key=lambda q: q.value)
+        if name == "floor":
+            value = self.evaluate(args[0], k)
+            if isinstance(value, Missing):
+                return value
+            return Quantity(Fraction(math.floor(value.value)), value.dim)
         if name == "first":
             values = [self.evaluate(a, k) for a in args]
             for value in values:

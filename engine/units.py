@@ -245,6 +245,12 @@ def format_quantity(q: Quantity, unit: str | None = None, signed: bool = False, 
         return f"{decimal_text(q.value)} ({q.dim.name})"
     places = max_places if max_places is not None else (4 if symbol in ("%", "万元", "万股") else 8 if symbol in ("亿元", "亿股") else 4)
     text = decimal_text(q.in_unit(symbol), places)
+    base = {"万元": "元", "亿元": "元", "万股": "股", "亿股": "股"}.get(symbol)
+    if text.startswith("≈") and base and max_places is None and _terminating_decimal(q.value, 2) is not None:
+        # exact in 元 (to the fen) or whole shares: show that rather than a rounded 亿元
+        symbol, text = base, decimal_text(q.value, 2)
+        if base == "元" and "." in text and len(text.rsplit(".", 1)[1]) == 1:
+            text += "0"  # money to the fen: 547.50元
     if signed and not text.lstrip("≈").startswith("-") and q.value >= 0:
         text = ("≈+" + text[1:]) if text.startswith("≈") else "+" + text
     return f"{text}{symbol}"

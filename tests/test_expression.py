@@ -282,6 +282,7 @@ def test_generated_trees_survive_unparse_and_parse(tree):
     ("market_cap + 0", MONEY),
     ("0 - market_cap", MONEY),
     ("min(market_cap, 3亿元)", MONEY),
+    ("floor(3亿元 / issue_price)", SHARES),
     ("latest(revenue)", MONEY),
     ("sum_latest(3, revenue)", MONEY),
     ("year(2, net_profit)", MONEY),
@@ -371,6 +372,11 @@ def test_money_added_to_shares():
 def test_money_compared_with_a_bare_number_other_than_zero():
     error = error_of("market_cap > 1000")
     assert "money" in error.message and "ratio" in error.message
+
+
+def test_floor_takes_one_quantity():
+    assert "floor() takes 1 argument" in str(error_of("floor(new_shares, new_shares) > 0"))
+    assert "floor" in str(error_of("floor(red_chip) > 0"))
 
 
 def test_min_of_different_units():
