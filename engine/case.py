@@ -264,6 +264,26 @@ class Sponsor(Strict):
     joint_unaffiliated_sponsor: bool | None = Field(None, description="联合1家无关联保荐机构且其为第一保荐机构")
 
 
+class Placement(Strict):
+    """The offering's structure as the issuance announcement (发行公告) states it, known at pricing."""
+
+    strategic_investors: Count | None = Field(None, description="战略投资者家数 (名)")
+    strategic_shares: ShareCount | None = Field(None, description="战略配售股数 (sponsor co-investment included)")
+    offline_initial_shares: ShareCount | None = Field(None, description="网下初始发行数量 (after strategic placement)")
+    sponsor_coinvestment_shares: ShareCount | None = Field(
+        None, description="保荐机构相关子公司跟投股数 (the sponsor subsidiary's co-investment)")
+
+
+class Subscription(Strict):
+    """What subscription produced (网上网下申购、回拨、缴款): the facts of the subscription stage."""
+
+    offline_subscribed_shares: ShareCount | None = Field(None, description="网下投资者有效申购数量")
+    online_subscription_multiple: Ratio | None = Field(None, description="网上投资者有效申购倍数, e.g. 2,000倍")
+    clawback_shares: ShareCount | None = Field(None, description="从网下向网上回拨的股数 (0 if none)")
+    paid_shares: ShareCount | None = Field(None, description="网下和网上投资者缴款认购的股份数量合计")
+    sponsor_coinvestment_done: bool | None = Field(None, description="保荐机构相关子公司已按承诺实施跟投")
+
+
 class Case(Strict):
     """One issuer at one stage. Validated once; read-only afterwards."""
 
@@ -276,6 +296,9 @@ class Case(Strict):
     offering: Offering
     financials: list[FinancialPeriod] = Field(default_factory=list)
     attestations: dict[str, Attestation] = Field(default_factory=dict)
+    placement: Placement = Field(default_factory=Placement, description="Offering structure, at pricing (发行方案)")
+    subscription: Subscription = Field(default_factory=Subscription,
+                                       description="Subscription results (申购、回拨、缴款)")
     scitech: SciTech = Field(default_factory=SciTech, description="Sci-tech attribute facts (科创属性)")
     sponsor: Sponsor = Field(default_factory=Sponsor, description="The sponsor and cross-holdings (保荐机构)")
     sources: list[str] = Field(default_factory=list, description="Where the figures come from")
@@ -331,6 +354,13 @@ INPUT_FACTS: dict[str, FactSpec] = {
         _offering_fact("expected_market_cap", MONEY),
         _offering_fact("issue_price", PRICE),
         FactSpec("price_range_low", "quantity", PRICE, description="Lower bound of the price range"),
+        FactSpec("strategic_investors", "quantity", RATIO, description="战略投资者家数 (count)"),
+        *(FactSpec(name, "quantity", SHARES, description=Placement.model_fields[name].description or "")
+          for name in ("strategic_shares", "offline_initial_shares", "sponsor_coinvestment_shares")),
+        *(FactSpec(name, "quantity", SHARES, description=Subscription.model_fields[name].description or "")
+          for name in ("offline_subscribed_shares", "clawback_shares", "paid_shares")),
+        FactSpec("online_subscription_multiple", "quantity", RATIO, description="网上投资者有效申购倍数"),
+        FactSpec("sponsor_coinvestment_done", "bool", description="保荐机构相关子公司已按承诺实施跟投"),
         FactSpec("invention_patents", "quantity", RATIO, description="发明专利 (count)"),
         FactSpec("rd_staff", "quantity", RATIO, description="研发人员 (count)"),
         FactSpec("employees", "quantity", RATIO, description="员工总数 (count)"),
@@ -380,6 +410,8 @@ def case_facts(case: Case) -> CaseFacts:
         "expected_market_cap": offering.expected_market_cap,
         "issue_price": offering.issue_price,
         "price_range_low": offering.price_range.low if offering.price_range else None,
+        **{name: getattr(case.placement, name) for name in Placement.model_fields},
+        **{name: getattr(case.subscription, name) for name in Subscription.model_fields},
         "invention_patents": case.scitech.invention_patents,
         "rd_staff": case.scitech.rd_staff,
         "employees": case.scitech.employees,

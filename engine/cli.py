@@ -1,6 +1,7 @@
 """`check-listing`: the command line. One command, one function; only this module prints.
 
     check-listing CASE.yaml [--format text|json|markdown] [--as-of DATE]
+    check-listing price CASE.yaml --from A --to B --step S
     check-listing schema case|rule
     check-listing rules lint [DIR]
     check-listing rules test [DIR] [--coverage]
@@ -17,6 +18,7 @@ import datetime as dt
 import json
 import os
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
@@ -90,6 +92,7 @@ def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Pa
     """Check one issuer's case file against the rules in force on its date."""
     from .case import load_case
     from .evaluation import Evaluator
+    from .pricing import evaluate_priced
     from .report import FORMATTERS, exit_code, format_text
     from .rulebook import load_rulebook
 
@@ -97,13 +100,52 @@ def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Pa
         rulebook = load_rulebook(rules_dir)
         loaded = load_case(case_file)
         with Evaluator(rulebook) as evaluator:
-            result = evaluator.evaluate(loaded, as_of=as_of, require=require)
+            result = evaluate_priced(evaluator, loaded, as_of=as_of, require=require)
     text = format_text(result, verbose=verbose) if output_format == "text" else FORMATTERS[output_format](result)
     if output:
         write_atomically(output, text)
     else:
         click.echo(text, nl=False)
     sys.exit(exit_code(result))
+
+
+def _decimal(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
+    try:
+        amount = Decimal(value.replace(",", "").removesuffix("元/股").removesuffix("元"))
+    except InvalidOperation:
+        raise click.BadParameter(f"'{value}' is not a price such as 63.70") from None
+    if not amount.is_finite() or amount <= 0:
+        raise click.BadParameter(f"'{value}' is not a positive price")
+    return amount
+
+
+@main.command()
+@click.argument("case_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "start", required=True, callback=_decimal, help="Lowest issue price, 元 per share.")
+@click.option("--to", "stop", required=True, callback=_decimal, help="Highest issue price, 元 per share.")
+@click.option("--step", required=True, callback=_decimal, help="Step between prices, 元 (e.g. 0.01).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--as-of", callback=_date, help="Judge under the rules in force on this date instead of the case's own.")
+@rules_option
+def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_format: str,
+          as_of: dt.date | None, rules_dir: Path | None) -> None:
+    """Sweep issue prices: at each, the market cap, the standards that hold, and whether issuance aborts."""
+    from .case import load_case
+    from .evaluation import Evaluator
+    from .pricing import aborts, price_steps, sweep
+    from .report import sweep_json, sweep_text
+    from .rulebook import load_rulebook
+
+    try:
+        prices = price_steps(start, stop, step)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    with _input_errors():
+        rulebook = load_rulebook(rules_dir)
+        loaded = load_case(case_file)
+        with Evaluator(rulebook) as evaluator:
+            rows = [(p, r, aborts(r)) for p, r in sweep(evaluator, loaded, prices, as_of=as_of)]
+    click.echo(sweep_text(rows) if output_format == "text" else sweep_json(rows), nl=False)
 
 
 @main.command()

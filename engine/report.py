@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import EXIT_ELIGIBLE, EXIT_NOT_ELIGIBLE, EXIT_UNDETERMINED
 from .expression import SYMBOL
-from .results import CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status, Verdict
+from .results import BreakEven, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status, Verdict
 from .units import RATIO, UNITS, Quantity, canonical_text, display_unit_for, format_quantity
 
 EXIT_CODES = {Verdict.eligible: EXIT_ELIGIBLE, Verdict.not_eligible: EXIT_NOT_ELIGIBLE,
@@ -97,6 +97,29 @@ def citation_line(rule: RuleResult) -> str:
 # Text
 
 
+def yuan(q: Quantity) -> str:
+    """Money in 元 to the fen, as filings write it: 3,023,340,547.50元."""
+    text = format_quantity(q, "元", max_places=2)
+    number = text.removesuffix("元")
+    if not number.startswith("≈"):
+        whole, _, fen = number.partition(".")
+        number = f"{whole}.{fen:0<2}"
+    return number + "元"
+
+
+BREAK_EVEN_TITLE = "Break-even issue prices (lowest price in fen at which each market-cap standard holds)"
+
+
+def break_even_row(item: BreakEven) -> tuple[str, str, str]:
+    """(standard label, price or outcome, detail) for one break-even line, in every format."""
+    label = item.standard + (" (chosen)" if item.chosen else "")
+    if item.outcome == "price" and item.price is not None:
+        cap = f"market cap {yuan(item.market_cap)}" if item.market_cap is not None else ""
+        return label, format_quantity(item.price, "元/股", max_places=2), cap
+    text = {"no_price": "no price", "not_applicable": "n/a", "undetermined": "undetermined"}[item.outcome]
+    return label, text, item.reason
+
+
 def format_text(result: CaseResult, verbose: bool = False) -> str:
     """The report a compliance officer reads in a terminal."""
     lines = [
@@ -137,6 +160,11 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
         lines += ["", "Not applicable"]
         for rule in inapplicable:
             lines.append(f"  [N/A] {rule.rule_id}  {rule.title_zh}: {rule.reason}")
+    if result.break_even:
+        lines += ["", BREAK_EVEN_TITLE]
+        for item in result.break_even:
+            label, price, detail = break_even_row(item)
+            lines.append(f"  {label:<20} {price:<14} {item.title_zh}" + (f" — {detail}" if detail else ""))
     if result.attestations:
         lines += ["", "Attested judgments"]
         for item in result.attestations:
@@ -198,6 +226,10 @@ def to_data(result: CaseResult) -> dict[str, Any]:
         "attestations": [{"name": a.name, "title": a.title_zh, "holds": a.holds, "attested_by": a.attested_by,
                           "evidence": list(a.evidence)} for a in result.attestations],
         "versions_used": list(result.versions_used),
+        "break_even": [{"standard": b.standard, "rule": b.rule_id, "chosen": b.chosen, "outcome": b.outcome,
+                        "price": _value_data(b.price) if b.price is not None else None,
+                        "market_cap": _value_data(b.market_cap) if b.market_cap is not None else None,
+                        "reason": b.reason} for b in result.break_even],
     }
 
 
@@ -287,6 +319,12 @@ def format_markdown(result: CaseResult) -> str:
         out += ["", f"Citation: {citation_line(rule)}", ""]
         if rule.citation:
             out += [f"> {line}" for line in rule.citation.quote.splitlines()] + [""]
+    if result.break_even:
+        out += [f"## {BREAK_EVEN_TITLE}", "", "| Standard | Price | Title | Detail |", "|---|---|---|---|"]
+        for item in result.break_even:
+            label, price, detail = break_even_row(item)
+            out.append(f"| {label} | {price} | {_md_escape(item.title_zh)} | {_md_escape(detail)} |")
+        out.append("")
     if result.attestations:
         out += ["## Attested judgments", ""]
         for item in result.attestations:
@@ -360,6 +398,13 @@ def format_html(result: CaseResult) -> str:
         f"<td>{e(a.attested_by or '')}</td><td>{'<br>'.join(e(x) for x in a.evidence)}</td></tr>"
         for a in result.attestations)
     versions = "".join(f"<li>{e(v)}</li>" for v in result.versions_used)
+    break_even = ""
+    if result.break_even:
+        cells = "".join("<tr>" + "".join(f"<td>{e(x)}</td>" for x in (*break_even_row(b)[:2], b.title_zh,
+                                                                        break_even_row(b)[2])) + "</tr>"
+                        for b in result.break_even)
+        break_even = (f"<h2>{e(BREAK_EVEN_TITLE)}</h2>"
+                      f"<table><tr><th>Standard</th><th>Price</th><th>Title</th><th>Detail</th></tr>{cells}</table>")
     return f"""<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
@@ -385,6 +430,7 @@ def format_html(result: CaseResult) -> str:
 <table><tr><th>Status</th><th>Rule</th><th>Title</th><th>Counts</th><th>Reason</th></tr>{''.join(summary_rows)}</table>
 <h2>Details, figures and citations</h2>
 {''.join(details)}
+{break_even}
 <h2>Attested judgments</h2>
 <table><tr><th>Judgment</th><th>Attested</th><th>By</th><th>Evidence</th></tr>{attested}</table>
 <h2>Rule versions used</h2>
@@ -392,6 +438,42 @@ def format_html(result: CaseResult) -> str:
 </body>
 </html>
 """
+
+# ---------------------------------------------------------------------------------
+# Price sweeps (check-listing price)
+
+
+def _sweep_row(result: CaseResult) -> tuple[Quantity | None, str]:
+    chosen = next((r for r in result.results if r.chosen), None)
+    cap = next((c.left_value for c in (chosen.comparisons if chosen else ()) if c.left == "market_cap"), None)
+    return (cap if isinstance(cap, Quantity) else None), ", ".join(result.standards_holding) or "none"
+
+
+ABORT_TEXT = {True: "ABORT", False: "proceeds", None: "undetermined"}
+
+
+def sweep_text(rows: list[tuple[Any, CaseResult, bool | None]]) -> str:
+    """One line per price: market cap, standards that hold, whether the chosen one holds, abort."""
+    if not rows:
+        return ""
+    first = rows[0][1]
+    lines = [f"Issue-price sweep — {first.issuer} ({first.case_id}); chosen standard {first.chosen_standard or '-'}",
+             f"{'price':>12}  {'market cap':>22}  {'issuance':<12}  standards that hold"]
+    for price, result, aborted in rows:
+        cap, holding = _sweep_row(result)
+        cap_text = yuan(cap) if cap is not None else "-"
+        lines.append(f"{price:>10f}元  {cap_text:>22}  {ABORT_TEXT[aborted]:<12}  {holding}")
+    return "\n".join(lines) + "\n"
+
+
+def sweep_json(rows: list[tuple[Any, CaseResult, bool | None]]) -> str:
+    data = []
+    for price, result, aborted in rows:
+        cap, _ = _sweep_row(result)
+        data.append({"price": f"{price:f}", "market_cap": _value_data(cap) if cap is not None else None,
+                     "standards_holding": list(result.standards_holding), "aborts": aborted,
+                     "verdict": result.verdict.value})
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 FORMATTERS = {"text": format_text, "json": format_json, "markdown": format_markdown, "html": format_html}

@@ -105,6 +105,24 @@ class PartResult:
 
 
 @dataclass(frozen=True)
+class BreakEven:
+    """The lowest issue price, in whole fen, at which one market-cap standard holds.
+
+    `outcome` is "price" (then `price` and `market_cap` are set), "no_price" (its other
+    conditions fail at every price), "not_applicable" or "undetermined" (facts missing).
+    """
+
+    standard: str
+    rule_id: str
+    title_zh: str
+    outcome: str
+    price: Quantity | None
+    market_cap: Quantity | None
+    reason: str
+    chosen: bool = False
+
+
+@dataclass(frozen=True)
 class CaseResult:
     case_id: str
     case_file: str
@@ -124,6 +142,7 @@ class CaseResult:
     attestations: tuple[Attested, ...] = ()
     versions_used: tuple[str, ...] = field(default=())
     parts: tuple[PartResult, ...] = ()
+    break_even: tuple[BreakEven, ...] = ()  # at pricing and subscription (engine.pricing)
 
     def counts_for_verdict(self, rule: RuleResult) -> bool:
         """Whether this rule's status entered the overall verdict: applicable, not a mere

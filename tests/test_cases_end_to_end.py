@@ -79,6 +79,17 @@ EXPECTED: dict[str, Expected] = {
         1, "not_eligible", "2.1.2(4)", "fail", ("2.1.2(2)",),
         {"rd_ratio_3y": Fraction(3_300 + 3_960 + 4_620, 20_000 + 24_000 + 28_000), "market_cap": Fraction(32 * YI)},
         failing=("listing.2.1.1.4",)),
+    # Pricing and subscription: market cap = issue price × post-issue total shares (47,462,175 for QingCloud).
+    "qingcloud-pricing.yaml": Expected(
+        0, "eligible", "2.1.2(4)", "pass", ("2.1.2(2)", "2.1.2(4)"),
+        {"market_cap": Fraction("63.70") * 47_462_175, "post_issue_share_capital": Fraction(47_462_175)}),
+    "qingcloud-priced-low.yaml": Expected(
+        1, "not_eligible", "2.1.2(4)", "fail", ("2.1.2(2)",),
+        {"market_cap": Fraction("63.20") * 47_462_175},
+        failing=("listing.2.1.1.4", "abort.market-cap")),
+    "subscription-offline-shortfall.yaml": Expected(
+        1, "not_eligible", "2.1.2(1)", "pass", ("2.1.2(1)",),
+        {"market_cap": Fraction(15) * 8_000 * WAN}, failing=("abort.offline-shortfall",)),
 }
 
 # Which rule of 2.1.1 sets the float threshold, by post-issue share capital (≤ 4亿元: 25%, above: 10%).
