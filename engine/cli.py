@@ -2,6 +2,8 @@
 
     check-listing CASE.yaml [--format text|json|markdown] [--as-of DATE]
     check-listing price CASE.yaml --from A --to B --step S
+    check-listing batch PATH... [--jobs N] [--out results.csv|.jsonl|.sqlite] [--resume]
+    check-listing generate N DIR [--seed S]
     check-listing schema case|rule
     check-listing rules lint [DIR]
     check-listing rules test [DIR] [--coverage]
@@ -146,6 +148,111 @@ def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_
         with Evaluator(rulebook) as evaluator:
             rows = [(p, r, aborts(r)) for p, r in sweep(evaluator, loaded, prices, as_of=as_of)]
     click.echo(sweep_text(rows) if output_format == "text" else sweep_json(rows), nl=False)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: the machine's cores).")
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Store rows here: .csv, .jsonl, or .sqlite/.db (also one row per rule result).")
+@click.option("--resume", is_flag=True, help="Keep rows already in --out for unchanged case files; evaluate the rest.")
+@click.option("--as-of", callback=_date, help="Judge every case under the rules in force on this date.")
+@rules_option
+def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bool, as_of: dt.date | None,
+          rules_dir: Path | None) -> None:
+    """Evaluate many case files (files, folders, globs) in parallel; store one row per issuer.
+
+    Exit 0 when every case was evaluated (whatever the verdicts), 4 when some case files were
+    bad input (they are error rows with file, line and message), 2 for bad usage.
+    """
+    import tempfile
+
+    from rich.console import Console
+
+    from .batch import discover
+    from .errors import EXIT_BATCH_ERRORS
+    from .store import ResultStore, digest_of_files, sink_kind
+
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out")
+    try:
+        files = discover(paths)
+        if out is not None:
+            sink_kind(out)
+    except FileNotFoundError as error:
+        raise click.UsageError(f"no case files match: {error}") from None
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    with _input_errors():
+        from .rulebook import load_rulebook
+
+        load_rulebook(rules_dir)  # a broken rule set is reported once, before any worker starts
+    jobs = jobs or os.cpu_count() or 1
+    target = out or Path(tempfile.mkdtemp(prefix="check-listing-batch-")) / "results.jsonl"
+    console = Console(stderr=True)
+    current = digest_of_files(files) if resume else None
+    with ResultStore(target, current) as store:
+        summary = _run_with_progress(files, store, jobs, rules_dir, as_of, console)
+    _print_summary(summary, target if out else None)
+    sys.exit(EXIT_BATCH_ERRORS if summary.errors else 0)
+
+
+def _run_with_progress(files, store, jobs, rules_dir, as_of, console):
+    """The batch, with a progress bar when standard error is a terminal (none otherwise)."""
+    from .batch import run_batch
+
+    rules = str(rules_dir) if rules_dir else None
+    if not console.is_terminal:
+        return run_batch(files, store, jobs=jobs, rules_dir=rules, as_of=as_of)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("evaluating", total=len(files) - len(store.done))
+        return run_batch(files, store, jobs=jobs, rules_dir=rules, as_of=as_of,
+                         progress=lambda n: bar.advance(task, n))
+
+
+def _print_summary(summary, out: Path | None) -> None:
+    """Counts by verdict and by chosen standard, and the rules that fail most."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    table = Table(title=f"{summary.total} evaluated, {summary.skipped} kept from before", title_justify="left")
+    table.add_column("verdict")
+    table.add_column("cases", justify="right")
+    for verdict, count in sorted(summary.by_verdict.items()):
+        table.add_row(verdict, str(count))
+    console.print(table)
+    standards = Table(title="By chosen standard", title_justify="left")
+    standards.add_column("standard")
+    standards.add_column("cases", justify="right")
+    for standard, count in sorted(summary.by_standard.items()):
+        standards.add_row(standard, str(count))
+    console.print(standards)
+    if summary.failing_rules:
+        failing = Table(title="Rules that fail most", title_justify="left")
+        failing.add_column("rule")
+        failing.add_column("cases", justify="right")
+        for rule, count in sorted(summary.failing_rules.items(), key=lambda item: (-item[1], item[0]))[:10]:
+            failing.add_row(rule, str(count))
+        console.print(failing)
+    if out is not None:
+        console.print(f"results: {out}")
+
+
+@main.command()
+@click.argument("count", type=click.IntRange(min=1))
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", type=int, default=0, show_default=True, help="The same seed gives the same files.")
+def generate(count: int, directory: Path, seed: int) -> None:
+    """Write COUNT reproducible synthetic case files into DIRECTORY (all standards, stages, edge cases, some bad)."""
+    from .generate import generate as write_cases
+
+    write_cases(count, directory, seed=seed)
+    click.echo(f"{count} case files in {directory} (seed {seed})")
 
 
 @main.command()

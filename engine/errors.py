@@ -95,4 +95,5 @@ EXIT_ELIGIBLE = 0
 EXIT_NOT_ELIGIBLE = 1
 EXIT_INPUT_ERROR = 2
 EXIT_UNDETERMINED = 3
+EXIT_BATCH_ERRORS = 4  # `batch`: every case was processed, but some case files were bad input
 EXIT_INTERNAL_ERROR = 70

@@ -1,0 +1,159 @@
+"""Batch evaluation: many case files, in parallel worker processes, streamed into a result store.
+
+Each worker process loads and compiles the rules once and keeps one durable_rules ruleset for
+all its cases (a case is one short-lived session in it). Cases are handed out in order and
+their rows come back in order (`imap`), so output is deterministic whatever the number of
+processes, and rows are written as they arrive: memory stays flat as the batch grows. A bad
+case file becomes an error row with its file, line and message; the others still run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import hashlib
+import multiprocessing
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .case import load_case_text
+from .errors import InputError
+from .evaluation import Evaluator
+from .pricing import evaluate_priced
+from .rulebook import Rulebook, load_rulebook
+from .store import CaseRow, row_of_error, row_of_result
+
+CASE_SUFFIXES = (".yaml", ".yml")
+
+
+def discover(paths: Iterable[str]) -> list[Path]:
+    """Case files named by files, folders (searched recursively) and glob patterns; sorted, no
+    duplicates. Rule test files (`*.test.yaml`) are not cases. A name that matches nothing is an error."""
+    found: dict[str, Path] = {}
+    missing = []
+    for raw in paths:
+        path = Path(raw)
+        if any(ch in raw for ch in "*?["):
+            matches = [Path(p) for p in sorted(glob.glob(raw, recursive=True))]
+            candidates = [p for m in matches for p in (_cases_under(m) if m.is_dir() else [m])]
+            if not matches:
+                missing.append(raw)
+        elif path.is_dir():
+            candidates = _cases_under(path)
+        elif path.is_file():
+            candidates = [path]
+        else:
+            missing.append(raw)
+            continue
+        for candidate in candidates:
+            if candidate.suffix in CASE_SUFFIXES and not candidate.name.endswith(".test.yaml"):
+                found.setdefault(str(candidate), candidate)
+    if missing:
+        raise FileNotFoundError(", ".join(missing))
+    return [found[name] for name in sorted(found)]
+
+
+def _cases_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix in CASE_SUFFIXES and p.is_file())
+
+
+def digest_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------
+# One process's evaluator (built once per process)
+
+
+@dataclass
+class _Worker:
+    rulebook: Rulebook
+    evaluator: Evaluator
+    as_of: dt.date | None
+
+
+_WORKER: _Worker | None = None
+
+
+def _start_worker(rules_dir: str | None, as_of: dt.date | None) -> None:
+    global _WORKER
+    rulebook = load_rulebook(rules_dir)
+    _WORKER = _Worker(rulebook, Evaluator(rulebook), as_of)
+
+
+def evaluate_file(path: Path) -> CaseRow:
+    """One case file → its stored row (an error row for bad input), in the current worker."""
+    assert _WORKER is not None, "worker not started"
+    rulebook = _WORKER.rulebook
+    data = path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        loaded = load_case_text(data.decode("utf-8"), str(path))
+        result = evaluate_priced(_WORKER.evaluator, loaded, as_of=_WORKER.as_of)
+    except UnicodeDecodeError as error:
+        from .errors import CaseError, Problem
+
+        return row_of_error(str(path), sha256, CaseError([Problem(f"not UTF-8 text ({error.reason})", file=str(path))]),
+                            rulebook.version, rulebook.sha256)
+    except InputError as error:
+        return row_of_error(str(path), sha256, error, rulebook.version, rulebook.sha256)
+    return row_of_result(str(path), sha256, result)
+
+
+def _evaluate_in_worker(path: Path) -> CaseRow:
+    return evaluate_file(path)
+
+
+# ---------------------------------------------------------------------------------
+# The batch
+
+
+@dataclass
+class Summary:
+    """Counts kept as rows stream past (no row is kept in memory)."""
+
+    total: int = 0
+    skipped: int = 0
+    by_verdict: Counter = field(default_factory=Counter)
+    by_standard: Counter = field(default_factory=Counter)
+    failing_rules: Counter = field(default_factory=Counter)
+    errors: int = 0
+
+    def add(self, row: CaseRow) -> None:
+        self.total += 1
+        self.by_verdict[row.verdict] += 1
+        if row.verdict == "error":
+            self.errors += 1
+            return
+        self.by_standard[row.chosen_standard or "(none)"] += 1
+        self.failing_rules.update(row.failing_rules)
+
+
+def run_rows(paths: list[Path], jobs: int = 1, rules_dir: str | None = None, as_of: dt.date | None = None,
+             chunksize: int = 16) -> Iterator[CaseRow]:
+    """Rows for `paths`, in order, evaluated in `jobs` processes (1: in this process)."""
+    if jobs <= 1 or len(paths) <= 1:
+        _start_worker(rules_dir, as_of)
+        for path in paths:
+            yield evaluate_file(path)
+        return
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(jobs, initializer=_start_worker, initargs=(rules_dir, as_of)) as pool:
+        yield from pool.imap(_evaluate_in_worker, paths, chunksize=chunksize)
+
+
+def run_batch(paths: list[Path], store, jobs: int = 1, rules_dir: str | None = None, as_of: dt.date | None = None,
+              progress: Callable[[int], None] | None = None) -> Summary:
+    """Evaluate `paths` (minus those the store already holds) into `store`; return the summary."""
+    summary = Summary()
+    todo = [p for p in paths if str(p) not in store.done]
+    summary.skipped = len(paths) - len(todo)
+    for row in run_rows(todo, jobs=jobs, rules_dir=rules_dir, as_of=as_of):
+        store.add(row)
+        summary.add(row)
+        if progress:
+            progress(1)
+    return summary

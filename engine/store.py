@@ -1,0 +1,240 @@
+"""Stored batch results: one row per issuer in CSV, JSON Lines or SQLite, written atomically.
+
+The sink is chosen by the output's extension (.csv, .jsonl, .sqlite/.db). Rows are written as
+they arrive (memory stays flat however large the batch); everything goes to a temporary file
+beside the output, renamed over it only when the batch completes, so an interrupted batch leaves
+the previous file (or none) and never a half-written one. With `resume`, the rows already stored
+are carried into the new file first and their cases are skipped by the caller.
+
+SQLite also keeps one row per rule result (table `rule_results`), so results can be queried:
+
+    SELECT rule_id, COUNT(*) FROM rule_results WHERE status = 'fail' GROUP BY rule_id;
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import InputError, Problem
+from .report import exit_code
+from .results import CaseResult
+
+COLUMNS = ("file", "case_id", "sha256", "verdict", "exit_code", "stage", "chosen_standard", "standards_holding",
+           "failing_rules", "undetermined_rules", "error_line", "error", "rulebook_version", "rulebook_sha256")
+LIST_COLUMNS = ("standards_holding", "failing_rules", "undetermined_rules")
+SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".sqlite": "sqlite", ".db": "sqlite"}
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    rule_id: str
+    part: str
+    status: str
+    counts_for_verdict: bool
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One issuer's stored result, or the error that kept it from being evaluated."""
+
+    file: str
+    sha256: str
+    case_id: str = ""
+    verdict: str = "error"
+    exit_code: int = 2
+    stage: str = ""
+    chosen_standard: str = ""
+    standards_holding: tuple[str, ...] = ()
+    failing_rules: tuple[str, ...] = ()
+    undetermined_rules: tuple[str, ...] = ()
+    error_line: int | None = None
+    error: str = ""
+    rulebook_version: str = ""
+    rulebook_sha256: str = ""
+    rules: tuple[RuleRow, ...] = field(default=(), compare=False)
+
+    def record(self) -> dict[str, Any]:
+        """The row's columns (lists kept as lists)."""
+        data = asdict(self)
+        data.pop("rules")
+        return {name: list(data[name]) if name in LIST_COLUMNS else data[name] for name in COLUMNS}
+
+
+def row_of_result(file: str, sha256: str, result: CaseResult) -> CaseRow:
+    counted = [r for r in result.results if result.counts_for_verdict(r)]
+    return CaseRow(
+        file=file, sha256=sha256, case_id=result.case_id, verdict=result.verdict.value,
+        exit_code=exit_code(result), stage=result.stage, chosen_standard=result.chosen_standard or "",
+        standards_holding=result.standards_holding,
+        failing_rules=tuple(r.rule_id for r in counted if r.status.value == "fail"),
+        undetermined_rules=tuple(r.rule_id for r in counted if r.status.value == "undetermined"),
+        rulebook_version=result.rulebook_version, rulebook_sha256=result.rulebook_sha256,
+        rules=tuple(RuleRow(r.rule_id, r.part, r.status.value, result.counts_for_verdict(r)) for r in result.results))
+
+
+def row_of_error(file: str, sha256: str, error: InputError, rulebook_version: str, rulebook_sha256: str) -> CaseRow:
+    """The first problem of a bad case file (all of them in the message), with its line."""
+    first: Problem = error.problems[0]
+    message = "; ".join(p.render() for p in error.problems)
+    return CaseRow(file=file, sha256=sha256, error_line=first.line, error=message,
+                   rulebook_version=rulebook_version, rulebook_sha256=rulebook_sha256)
+
+
+def digest_of_files(files: list[Path]) -> dict[str, str]:
+    """file → sha256 of its bytes: what resume compares stored rows against."""
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def sink_kind(path: Path) -> str:
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(f"cannot tell the format of {path}: use .csv, .jsonl, .sqlite or .db")
+    return kind
+
+
+class ResultStore:
+    """Writes rows to a temporary file beside `path`; `commit()` renames it over `path`."""
+
+    def __init__(self, path: Path, current: dict[str, str] | None = None):
+        """`current` (file → sha256 of the cases in this batch) turns on resume: stored rows of
+        files whose content is unchanged are kept and listed in `done`; others are dropped."""
+        self.path = path
+        self.kind = sink_kind(path)
+        self.count = 0
+        self.done: set[str] = set()  # files whose stored row is kept (resume)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        os.close(handle)
+        self.temporary = Path(name)
+        resume = current is not None and path.exists()
+        if self.kind == "sqlite":
+            if resume:
+                assert current is not None
+                shutil.copyfile(path, self.temporary)
+                self.db = sqlite3.connect(self.temporary)
+                stored = list(self.db.execute("SELECT file, sha256 FROM cases"))
+                stale = [(f, d) for f, d in stored if current.get(f) != d]
+                self.db.executemany("DELETE FROM cases WHERE file = ? AND sha256 = ?", stale)
+                self.db.executemany("DELETE FROM rule_results WHERE file = ? AND sha256 = ?", stale)
+                self.done = {f for f, d in stored if current.get(f) == d}
+                self.count = len(self.done)
+            else:
+                self.temporary.unlink()
+                self.db = sqlite3.connect(self.temporary)
+                columns = ", ".join(f"{c} {'INTEGER' if c in ('exit_code', 'error_line') else 'TEXT'}" for c in COLUMNS)
+                self.db.execute(f"CREATE TABLE cases ({columns}, PRIMARY KEY (file, sha256))")
+                self.db.execute("CREATE TABLE rule_results (file TEXT, sha256 TEXT, case_id TEXT, rule_id TEXT, "
+                                "part TEXT, status TEXT, counts_for_verdict INTEGER)")
+                self.db.execute("CREATE INDEX rule_status ON rule_results (rule_id, status)")
+        else:
+            self.stream = self.temporary.open("w", encoding="utf-8", newline="")
+            if self.kind == "csv":
+                self.csv = csv.writer(self.stream)
+                self.csv.writerow(COLUMNS)
+            if resume:
+                assert current is not None
+                for record in read_rows(path):
+                    if current.get(record["file"]) == record["sha256"] and record["file"] not in self.done:
+                        self._write(record)
+                        self.done.add(record["file"])
+
+    # -- writing --------------------------------------------------------------
+    def add(self, row: CaseRow) -> None:
+        record = row.record()
+        self._write(record, row.rules)
+
+    def _write(self, record: dict[str, Any], rules: tuple[RuleRow, ...] = ()) -> None:
+        self.count += 1
+        if self.kind == "jsonl":
+            self.stream.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")
+        elif self.kind == "csv":
+            self.csv.writerow(";".join(record[c]) if c in LIST_COLUMNS else
+                              ("" if record[c] is None else record[c]) for c in COLUMNS)
+        else:
+            values = [json.dumps(record[c], ensure_ascii=False) if c in LIST_COLUMNS else record[c] for c in COLUMNS]
+            self.db.execute(f"INSERT OR REPLACE INTO cases VALUES ({', '.join('?' * len(COLUMNS))})", values)
+            rule_rows = [(r.rule_id, r.part, r.status, int(r.counts_for_verdict)) for r in rules]
+            self.db.executemany("INSERT INTO rule_results VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [(record["file"], record["sha256"], record["case_id"], *r) for r in rule_rows])
+
+    def commit(self) -> None:
+        """Make the output whole: flush, close and rename the temporary file over the output."""
+        if self.kind == "sqlite":
+            self.db.commit()
+            self.db.close()
+        else:
+            self.stream.close()
+        os.replace(self.temporary, self.path)
+
+    def abort(self) -> None:
+        """Drop the temporary file; the previous output (if any) stays as it was."""
+        try:
+            if self.kind == "sqlite":
+                self.db.close()
+            else:
+                self.stream.close()
+        finally:
+            self.temporary.unlink(missing_ok=True)
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+# ---------------------------------------------------------------------------------
+# Reading stored results back (resume, tests, analysis)
+
+
+def read_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The stored case rows of `path`, as column dicts with lists as lists (any of the three formats)."""
+    kind = sink_kind(path)
+    if kind == "jsonl":
+        with path.open(encoding="utf-8") as stream:
+            for line in stream:
+                if line.strip():
+                    yield json.loads(line)
+    elif kind == "csv":
+        with path.open(encoding="utf-8", newline="") as stream:
+            for raw in csv.DictReader(stream):
+                yield _typed({c: raw[c] for c in COLUMNS}, from_csv=True)
+    else:
+        db = sqlite3.connect(path)
+        try:
+            for values in db.execute(f"SELECT {', '.join(COLUMNS)} FROM cases ORDER BY rowid"):
+                record = dict(zip(COLUMNS, values))
+                for c in LIST_COLUMNS:
+                    record[c] = json.loads(record[c])
+                yield record
+        finally:
+            db.close()
+
+
+def _typed(record: dict[str, Any], from_csv: bool) -> dict[str, Any]:
+    for c in LIST_COLUMNS:
+        record[c] = [x for x in record[c].split(";") if x] if from_csv else record[c]
+    record["exit_code"] = int(record["exit_code"])
+    record["error_line"] = int(record["error_line"]) if record["error_line"] not in ("", None) else None
+    return record
+
+
+def read_rule_rows(path: Path) -> list[tuple[str, str, str]]:
+    """(file, rule_id, status) of every stored rule result (SQLite only)."""
+    db = sqlite3.connect(path)
+    try:
+        return list(db.execute("SELECT file, rule_id, status FROM rule_results ORDER BY rowid"))
+    finally:
+        db.close()

@@ -1,0 +1,187 @@
+"""Batch evaluation: mixed good and bad cases, resume, atomic output, the three stores agree,
+parallel and serial agree, and the generator is reproducible."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import CASES
+from engine.batch import discover, run_batch, run_rows
+from engine.cli import main
+from engine.errors import EXIT_BATCH_ERRORS
+from engine.generate import case_text, generate
+from engine.store import ResultStore, digest_of_files, read_rows, read_rule_rows
+
+
+def invoke(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """The bundled cases plus two bad files, in one folder."""
+    folder = tmp_path / "cases"
+    shutil.copytree(CASES, folder)
+    (folder / "zz-bad-unit.yaml").write_text(
+        (CASES / "std1-profit-two-years.yaml").read_text(encoding="utf-8").replace("6,000万股", "6,000"),
+        encoding="utf-8")
+    (folder / "zz-malformed.yaml").write_text("issuer: [\n", encoding="utf-8")
+    return folder
+
+
+def test_discover_files_folders_globs(mixed: Path):
+    (mixed / "notes.txt").write_text("not a case", encoding="utf-8")
+    (mixed / "x.test.yaml").write_text("tests: []", encoding="utf-8")
+    by_folder = discover([str(mixed)])
+    assert len(by_folder) == len(list(CASES.glob("*.yaml"))) + 2
+    assert discover([str(mixed / "std*.yaml"), str(mixed / "std1-revenue-branch.yaml")]) == sorted(mixed.glob("std*.yaml"))
+    with pytest.raises(FileNotFoundError):
+        discover([str(mixed / "nope-*.yaml")])
+
+
+def test_mixed_good_and_bad_cases_give_error_rows_and_exit_4(mixed: Path, tmp_path: Path):
+    out = tmp_path / "results.jsonl"
+    result = invoke("batch", mixed, "--out", out, "--jobs", "1")
+    assert result.exit_code == EXIT_BATCH_ERRORS
+    rows = {Path(r["file"]).name: r for r in read_rows(out)}
+    assert len(rows) == len(list(CASES.glob("*.yaml"))) + 2
+    bad = rows["zz-bad-unit.yaml"]
+    assert bad["verdict"] == "error" and bad["error_line"] is not None and "has no unit" in bad["error"]
+    assert rows["zz-malformed.yaml"]["error_line"] == 2 and "malformed YAML" in rows["zz-malformed.yaml"]["error"]
+    good = rows["qingcloud-filing.yaml"]
+    assert good["verdict"] == "eligible" and good["chosen_standard"] == "2.1.2(4)"
+    assert good["standards_holding"] == ["2.1.2(2)", "2.1.2(4)"]
+    assert rows["float-below-25.yaml"]["failing_rules"] == ["listing.2.1.1.3.float-25"]
+    assert rows["missing-facts.yaml"]["verdict"] == "undetermined"
+    assert "eligible" in result.output and "Rules that fail most" in result.output
+
+
+def test_all_good_cases_exit_0(tmp_path: Path):
+    result = invoke("batch", CASES / "std*.yaml", "--out", tmp_path / "r.csv", "-j", "1")
+    assert result.exit_code == 0
+
+
+def test_csv_jsonl_and_sqlite_hold_the_same_rows(mixed: Path, tmp_path: Path):
+    for suffix in ("csv", "jsonl", "sqlite"):
+        invoke("batch", mixed, "--out", tmp_path / f"r.{suffix}", "-j", "1")
+    csv_rows, jsonl_rows, sqlite_rows = (list(read_rows(tmp_path / f"r.{s}")) for s in ("csv", "jsonl", "sqlite"))
+    assert csv_rows == jsonl_rows == sqlite_rows
+    rules = read_rule_rows(tmp_path / "r.sqlite")
+    qingcloud = {rule: status for file, rule, status in rules if file.endswith("qingcloud-filing.yaml")}
+    assert qingcloud["listing.2.1.2.4"] == "pass" and qingcloud["listing.2.1.2.1"] == "fail"
+
+
+def test_two_processes_give_the_same_rows_as_one(mixed: Path):
+    files = discover([str(mixed)])
+    assert list(run_rows(files, jobs=1)) == list(run_rows(files, jobs=2, chunksize=2))
+
+
+def test_resume_skips_stored_cases_and_redoes_changed_ones(mixed: Path, tmp_path: Path):
+    out = tmp_path / "r.sqlite"
+    invoke("batch", mixed, "--out", out, "-j", "1")
+    before = {r["file"]: r for r in read_rows(out)}
+    changed = mixed / "std1-revenue-branch.yaml"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("expected_market_cap: 10亿元",
+                                                                     "expected_market_cap: 9.99亿元"), encoding="utf-8")
+    (mixed / "zz-new.yaml").write_text((CASES / "red-chip.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    result = invoke("batch", mixed, "--out", out, "-j", "1", "--resume")
+    assert f"2 evaluated, {len(before) - 1} kept from before" in result.output
+    after = {r["file"]: r for r in read_rows(out)}
+    assert len(after) == len(before) + 1
+    assert after[str(changed)]["verdict"] == "not_eligible" and before[str(changed)]["verdict"] == "eligible"
+    assert after[str(mixed / "zz-new.yaml")]["verdict"] == "eligible"
+    assert len({f for f, _, _ in read_rule_rows(out)}) == len(after) - 2  # error rows have no rule results
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "sqlite"])
+def test_resume_works_for_every_format(mixed: Path, tmp_path: Path, suffix: str):
+    out = tmp_path / f"r.{suffix}"
+    invoke("batch", mixed, "--out", out, "-j", "1")
+    result = invoke("batch", mixed, "--out", out, "-j", "1", "--resume")
+    assert "0 evaluated" in result.output
+    assert len(list(read_rows(out))) == len(discover([str(mixed)]))
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "sqlite"])
+def test_an_interrupted_batch_leaves_the_old_output_whole(mixed: Path, tmp_path: Path, suffix: str):
+    out = tmp_path / f"r.{suffix}"
+    files = discover([str(mixed)])
+    with ResultStore(out) as store:
+        run_batch(files[:3], store)
+    old = out.read_bytes()
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_two(_n, seen=[]):
+        seen.append(1)
+        if len(seen) == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        with ResultStore(out) as store:
+            run_batch(files, store, progress=stop_after_two)
+    assert out.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_an_interrupted_first_batch_leaves_no_file(mixed: Path, tmp_path: Path):
+    out = tmp_path / "r.jsonl"
+    with pytest.raises(RuntimeError):
+        with ResultStore(out) as store:
+            run_batch(discover([str(mixed)]), store, progress=lambda n: (_ for _ in ()).throw(RuntimeError()))
+    assert list(tmp_path.iterdir()) == [mixed]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nope/*.yaml"], "no case files match"),
+    (["cases", "--out", "r.xlsx"], "use .csv, .jsonl, .sqlite or .db"),
+    (["cases", "--resume"], "--resume needs --out"),
+])
+def test_usage_errors_exit_2(args, message, monkeypatch):
+    monkeypatch.chdir(CASES.parent)
+    result = invoke("batch", *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_generator_is_reproducible_and_covers_every_path(tmp_path: Path):
+    assert case_text(7, seed=1) == case_text(7, seed=1)
+    assert case_text(7, seed=1) != case_text(7, seed=2)
+    paths = generate(120, tmp_path / "gen", seed=5)
+    again = generate(120, tmp_path / "again", seed=5)
+    assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
+    rows = list(run_rows(paths, jobs=1))
+    verdicts = {r.verdict for r in rows}
+    assert verdicts == {"eligible", "not_eligible", "undetermined", "error"}
+    standards = {r.chosen_standard for r in rows if r.chosen_standard}
+    assert {"2.1.2(1)", "2.1.2(2)", "2.1.2(3)", "2.1.2(4)", "2.1.2(5)"} <= standards
+    assert any(s.startswith("2.1.3") for s in standards) and any(s.startswith("2.1.4") for s in standards)
+    assert {r.stage for r in rows if r.stage} == {"filing", "pricing", "subscription"}
+
+
+def test_generate_command(tmp_path: Path):
+    result = invoke("generate", "5", tmp_path / "g", "--seed", "9")
+    assert result.exit_code == 0 and len(list((tmp_path / "g").glob("*.yaml"))) == 5
+
+
+def test_jsonl_rows_are_plain_json(mixed: Path, tmp_path: Path):
+    out = tmp_path / "r.jsonl"
+    invoke("batch", mixed, "--out", out, "-j", "1")
+    for line in out.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        assert set(record) >= {"file", "sha256", "verdict", "chosen_standard", "standards_holding", "failing_rules",
+                               "rulebook_version", "rulebook_sha256"}
+
+
+def test_resume_digest_matches_stored_digest(mixed: Path, tmp_path: Path):
+    out = tmp_path / "r.jsonl"
+    invoke("batch", mixed, "--out", out, "-j", "1")
+    digests = digest_of_files(discover([str(mixed)]))
+    assert {r["file"]: r["sha256"] for r in read_rows(out)} == digests
