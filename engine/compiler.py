@@ -317,7 +317,11 @@ def encode_number(value: Fraction, constants: list[Fraction]) -> str:
 
 
 def _positional_float(number: float) -> str:
-    return _positional(Fraction(Decimal(repr(number))))
+    """The shortest round-trip digits of a double, written without an exponent."""
+    text = format(Decimal(repr(number)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def _positional(value: Fraction) -> str:

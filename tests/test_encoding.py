@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from engine.compiler import DURABLE_MAGNITUDE, encode_number
+from engine.compiler import DURABLE_MAGNITUDE, _positional_float, encode_number
 
 SETTINGS = settings(max_examples=200, derandomize=True, database=None, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -261,3 +261,14 @@ def test_durable_agrees_with_exact_comparison_for_random_values(constant, offset
         assert ruleset.fired(encode_number(value, [constant])) == expected_firing(value, constant)
     finally:
         ruleset.close()
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+@example(-0.0)
+@example(5e-324)
+@example(1e22)
+def test_positional_text_of_a_double_reads_back_exactly(number):
+    text = _positional_float(number)
+    assert "e" not in text.lower() and not text.startswith("-0") or text.startswith("-0.")
+    assert float(text) == number
+    assert text == "0" or not text.endswith("0") or "." not in text
