@@ -159,7 +159,10 @@ class Issuer(Strict):
 
     name: str
     name_en: str | None = None
-    incorporated_on: dt.date | None = Field(None, description="Date the company (or its predecessor LLC) was founded")
+    incorporated_on: dt.date | None = Field(None, description="成立日期 as registered (a converted company may state its LLC's date)")
+    joint_stock_since: dt.date | None = Field(None, description="Date it became a 股份有限公司, if converted from an LLC")
+    converted_at_book_value: bool = Field(
+        False, description="有限责任公司按原账面净资产值折股整体变更为股份有限公司 (operation counted from the LLC's founding)")
     red_chip: bool = Field(False, description="红筹企业 (listing rules 2.1.3)")
     weighted_voting_rights: bool = Field(False, description="表决权差异安排 (listing rules 2.1.4)")
     listed_abroad: bool = Field(False, description="Already listed outside mainland China (red chips)")
@@ -341,6 +344,9 @@ INPUT_FACTS: dict[str, FactSpec] = {
         FactSpec("stage", "text", description="filing, pricing or subscription"),
         FactSpec("evaluation_date", "date", description="The case's date"),
         FactSpec("incorporated_on", "date", description=Issuer.model_fields["incorporated_on"].description or ""),
+        FactSpec("joint_stock_since", "date", description=Issuer.model_fields["joint_stock_since"].description or ""),
+        FactSpec("converted_at_book_value", "bool",
+                 description=Issuer.model_fields["converted_at_book_value"].description or ""),
         FactSpec("red_chip", "bool", description="红筹企业"),
         FactSpec("weighted_voting_rights", "bool", description="表决权差异安排"),
         FactSpec("listed_abroad", "bool", description="Already listed abroad"),
@@ -397,6 +403,8 @@ def case_facts(case: Case) -> CaseFacts:
         "stage": case.evaluation.stage.value,
         "evaluation_date": case.evaluation.date,
         "incorporated_on": case.issuer.incorporated_on,
+        "joint_stock_since": case.issuer.joint_stock_since,
+        "converted_at_book_value": case.issuer.converted_at_book_value,
         "red_chip": case.issuer.red_chip,
         "weighted_voting_rights": case.issuer.weighted_voting_rights,
         "listed_abroad": case.issuer.listed_abroad,

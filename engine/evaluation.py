@@ -228,6 +228,8 @@ class Evaluator:
     def _case_result(self, loaded: LoadedCase, on: dt.date, results: tuple[RuleResult, ...],
                      env: FactEnvironment, require: tuple[str, ...] = ()) -> CaseResult:
         parts = tuple(
+            _consequences_result(part.id, part.title.zh, part.title.en, [r for r in results if r.part == part.id])
+            if part.consequences else
             _part_result(part.id, part.title.zh, part.title.en, part.decides_verdict or part.id in require,
                          [r for r in results if r.part == part.id])
             for part in self.rulebook.parts.values())
@@ -252,6 +254,18 @@ class Evaluator:
 
 # ---------------------------------------------------------------------------------
 # Building results
+
+
+def _consequences_result(part: str, title_zh: str, title_en: str, results: list[RuleResult]) -> PartResult:
+    """Which consequences apply (their condition holds); never part of the verdict."""
+    applies = [r.rule_id for r in results if r.status == Status.passed]
+    unknown = [r for r in results if r.status == Status.undetermined]
+    summary = ("applies: " + ", ".join(applies)) if applies else "none applies"
+    if unknown:
+        summary += "; undetermined: " + "; ".join(f"{r.rule_id} needs {', '.join(r.missing) or 'more facts'}"
+                                                  for r in unknown)
+    verdict = Verdict.undetermined if unknown else Verdict.eligible
+    return PartResult(part, title_zh, title_en, verdict, summary, False, consequences=True)
 
 
 def _part_result(part: str, title_zh: str, title_en: str, counts: bool, results: list[RuleResult]) -> PartResult:

@@ -144,7 +144,7 @@ COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 SYMBOL = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
 YEAR_FUNCTIONS = ("latest", "year", "sum_latest", "all_latest", "any_latest")
-FUNCTIONS = YEAR_FUNCTIONS + ("min", "max", "first", "floor")
+FUNCTIONS = YEAR_FUNCTIONS + ("min", "max", "first", "floor", "full_years")
 KEYWORDS = {"and", "or", "not", "if", "then", "else", "true", "false"}
 
 
@@ -495,11 +495,20 @@ class _Checker:
             if len(args) < 2:
                 raise self.fail(f"{name}() needs at least two arguments", node)
             types = [self.check(a) for a in args]
+            if name == "first" and all(t.kind == "date" for t in types):
+                return Type("date")
             for arg, arg_type in zip(args, types):
                 self.require_quantity(arg_type, arg)
             if len({t.dim for t in types}) != 1:
                 raise self.fail(f"{name}() arguments have different units", node)
             return quantity(types[0].dim, any(t.per_year for t in types))  # type: ignore[arg-type]
+        if name == "full_years":  # complete years from one date to another (民法典 第二百条–第二百零三条)
+            if len(args) != 2:
+                raise self.fail("full_years() takes 2 arguments: full_years(from_date, to_date)", node)
+            for arg in args:
+                if self.check(arg).kind != "date":
+                    raise self.fail(f"full_years() needs dates, not {self.check(arg).describe()}", arg)
+            return quantity(RATIO)
         if name == "floor":  # whole base units: shares are bought in whole shares (股)
             if len(args) != 1:
                 raise self.fail("floor() takes 1 argument", node)

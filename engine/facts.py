@@ -12,6 +12,7 @@ fiscal year the case states (interim periods never count).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,7 +21,7 @@ from typing import Any, Union
 from .case import INPUT_FACTS, CaseFacts
 from .expression import BoolOp, Binary, Call, Compare, If, Literal, Name, Node, Unary, YearRef
 from .rulebook import Rulebook
-from .units import Quantity
+from .units import RATIO, Quantity
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,12 @@ class FactEnvironment:
                 return missing
             pick = min if name == "min" else max
             return pick(values, key=lambda q: q.value)
+        if name == "full_years":
+            start, end = self.evaluate(args[0], k), self.evaluate(args[1], k)
+            missing = _merge([start, end])
+            if missing:
+                return missing
+            return Quantity(Fraction(full_years(start, end)), RATIO)
         if name == "floor":
             value = self.evaluate(args[0], k)
             if isinstance(value, Missing):
@@ -222,6 +229,28 @@ def compare(op: str, left: Any, right: Any) -> bool:
     if op == ">":
         return left > right
     return left >= right
+
+
+def anniversary(start: dt.date, years: int) -> dt.date:
+    """The day `years` years after `start`; without such a day (29 February), the month's last day.
+
+    民法典 第二百零二条: 按照年、月计算期间的，到期月的对应日为期间的最后一日；没有对应日的，月末日为期间的最后一日。
+    """
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February in a common year
+        return dt.date(start.year + years, 2, 28)
+
+
+def full_years(start: dt.date, end: dt.date) -> int:
+    """Complete years from `start` to `end`: n such that the n-th anniversary is on or before `end`
+    (the period starts the day after `start` and its last day is the anniversary)."""
+    if end < start:
+        return -full_years(end, start)
+    years = end.year - start.year
+    while years > 0 and anniversary(start, years) > end:
+        years -= 1
+    return years
 
 
 def _ordinal(k: int) -> str:

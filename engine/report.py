@@ -78,9 +78,11 @@ def format_comparison(comparison: Comparison) -> str:
     return f"{text} {mark}"
 
 
-def format_figure(figure: FigureValue) -> str:
+def format_figure(figure: FigureValue, rule: RuleResult | None = None) -> str:
+    """`name (title) = value [= formula]`, the value in the unit the rule's threshold is written in."""
+    unit = next((c.display_unit for c in (rule.comparisons if rule else ()) if c.left == figure.name), None)
     title = f" ({figure.title_zh})" if figure.title_zh else ""
-    value = format_value(figure.value) if figure.missing_reason is None else f"missing — {figure.missing_reason}"
+    value = format_value(figure.value, unit) if figure.missing_reason is None else f"missing — {figure.missing_reason}"
     formula = f"  [= {figure.formula}]" if figure.formula else ""
     return f"{figure.name}{title} = {value}{formula}"
 
@@ -149,7 +151,7 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
         if rules:
             lines += ["", f"{part.title_en} ({part.title_zh})"]
             for rule in rules:
-                lines += _text_rule(rule, verbose=True)
+                lines += _text_rule(rule, verbose=True, consequence=part.consequences)
     if alternatives:
         lines += ["", "Market-cap and financial standards (the chosen one decides; the others are for information)"]
         for rule in alternatives:
@@ -178,14 +180,29 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
 
 
 def _part_line(part: PartResult) -> str:
+    if part.consequences:
+        return f"{part.title_zh} {part.title_en}: {part.summary} [consequences, not conditions]"
     role = "counts for the verdict" if part.counts else "reported only (count it with --require " + part.part + ")"
     return f"{part.title_zh} {part.title_en}: {VERDICT_TEXT[part.verdict]} — {part.summary} [{role}]"
 
 
-def _text_rule(rule: RuleResult, verbose: bool) -> list[str]:
+def _part_verdict(part: PartResult) -> str:
+    return "CONSEQUENCES" if part.consequences else VERDICT_TEXT[part.verdict]
+
+
+CONSEQUENCE_MARK = {Status.passed: "APPLIES", Status.failed: "DOES NOT APPLY", Status.not_applicable: "N/A",
+                    Status.undetermined: "UNDETERMINED"}
+
+
+def status_label(rule: RuleResult, consequence: bool = False) -> str:
+    """PASS/FAIL/N/A/UNDETERMINED; for a consequence, whether it applies."""
+    return (CONSEQUENCE_MARK if consequence else STATUS_MARK)[rule.status]
+
+
+def _text_rule(rule: RuleResult, verbose: bool, consequence: bool = False) -> list[str]:
     chosen = " (chosen)" if rule.chosen else ""
     standard = f" {rule.standard}" if rule.standard else ""
-    lines = [f"  [{STATUS_MARK[rule.status]}] {rule.rule_id}{standard}{chosen}  {rule.title_zh}",
+    lines = [f"  [{status_label(rule, consequence)}] {rule.rule_id}{standard}{chosen}  {rule.title_zh}",
              f"      {rule.title_en}",
              f"      → {rule.reason}"]
     for comparison in rule.applicability:
@@ -195,7 +212,7 @@ def _text_rule(rule: RuleResult, verbose: bool) -> list[str]:
     if verbose:
         for figure in rule.figures:
             if figure.formula or figure.missing_reason:
-                lines.append(f"      figure: {format_figure(figure)}")
+                lines.append(f"      figure: {format_figure(figure, rule)}")
         lines.append(f"      cite: {citation_line(rule)}")
         if rule.citation:
             for quote_line in rule.citation.quote.splitlines():
@@ -292,7 +309,7 @@ def format_markdown(result: CaseResult) -> str:
         f"| Rule set | {result.rulebook_name} {result.rulebook_version}, sha256 `{result.rulebook_sha256[:16]}` |",
         f"| Chosen standard | {result.chosen_standard or 'not stated'} |",
         f"| Standards that hold | {', '.join(result.standards_holding) or 'none'} |",
-        *[f"| {p.title_zh} {p.title_en} | {VERDICT_TEXT[p.verdict]}"
+        *[f"| {p.title_zh} {p.title_en} | {_part_verdict(p)}"
           f"{'' if p.counts else ' (reported only)'}: {_md_escape(p.summary)} |" for p in result.parts],
         "",
         "## Rules",
@@ -302,20 +319,21 @@ def format_markdown(result: CaseResult) -> str:
     ]
     for rule in result.results:
         counts = "yes" if result.counts_for_verdict(rule) else "no"
-        out.append(f"| {STATUS_MARK[rule.status]} | `{rule.rule_id}` | {rule.title_zh} | {counts} | "
+        out.append(f"| {status_label(rule, result.is_consequence(rule))} | `{rule.rule_id}` | {rule.title_zh} | {counts} | "
                    f"{_md_escape(rule.reason)} |")
     out += ["", "## Details", ""]
     for rule in result.results:
         if rule.status == Status.not_applicable and rule.version is None:
             continue
-        out += [f"### {STATUS_MARK[rule.status]} `{rule.rule_id}` {rule.title_zh}", "", f"*{rule.title_en}*", ""]
+        out += [f"### {status_label(rule, result.is_consequence(rule))} `{rule.rule_id}` {rule.title_zh}", "",
+                f"*{rule.title_en}*", ""]
         for comparison in rule.applicability:
             out.append(f"- applies when {_md_escape(format_comparison(comparison))}")
         for comparison in rule.comparisons:
             out.append(f"- {_md_escape(format_comparison(comparison))}")
         for figure in rule.figures:
             if figure.formula or figure.missing_reason:
-                out.append(f"- figure: {_md_escape(format_figure(figure))}")
+                out.append(f"- figure: {_md_escape(format_figure(figure, rule))}")
         out += ["", f"Citation: {citation_line(rule)}", ""]
         if rule.citation:
             out += [f"> {line}" for line in rule.citation.quote.splitlines()] + [""]
@@ -368,12 +386,12 @@ def format_html(result: CaseResult) -> str:
     rows = []
     for part in result.parts:
         rows.append(f"<tr><td>{e(part.title_zh)} {e(part.title_en)}</td>"
-                    f"<td class='{cls(part.verdict.value)}'>{e(VERDICT_TEXT[part.verdict])}</td>"
+                    f"<td class='{cls(part.verdict.value)}'>{e(_part_verdict(part))}</td>"
                     f"<td>{e(part.summary)}</td><td>{'yes' if part.counts else 'reported only'}</td></tr>")
     summary_rows = []
     for rule in result.results:
         counts = "yes" if result.counts_for_verdict(rule) else "no"
-        summary_rows.append(f"<tr><td class='{cls(rule.status.value)}'>{e(STATUS_MARK[rule.status])}</td>"
+        summary_rows.append(f"<tr><td class='{cls(rule.status.value)}'>{e(status_label(rule, result.is_consequence(rule)))}</td>"
                             f"<td><code>{e(rule.rule_id)}</code></td><td>{e(rule.title_zh)}<br>"
                             f"<span class='small'>{e(rule.title_en)}</span></td><td>{counts}</td>"
                             f"<td>{e(rule.reason)}</td></tr>")
@@ -383,13 +401,13 @@ def format_html(result: CaseResult) -> str:
             continue
         items = [f"<li>applies when {e(format_comparison(c))}</li>" for c in rule.applicability]
         items += [f"<li>{e(format_comparison(c))}</li>" for c in rule.comparisons]
-        items += [f"<li>figure: {e(format_figure(f))}</li>" for f in rule.figures if f.formula or f.missing_reason]
+        items += [f"<li>figure: {e(format_figure(f, rule))}</li>" for f in rule.figures if f.formula or f.missing_reason]
         quote = ""
         if rule.citation:
             mark = "" if rule.citation.verified else " <span class='unverified'>[quote not verified]</span>"
             quote = (f"<p>{e(citation_line(rule))}{mark}</p>"
                      + "".join(f"<blockquote>{e(line)}</blockquote>" for line in rule.citation.quote.splitlines()))
-        details.append(f"<div class='rule'><h3 class='{cls(rule.status.value)}'>{e(STATUS_MARK[rule.status])} "
+        details.append(f"<div class='rule'><h3 class='{cls(rule.status.value)}'>{e(status_label(rule, result.is_consequence(rule)))} "
                        f"<code>{e(rule.rule_id)}</code> {e(rule.title_zh)}</h3>"
                        f"<p class='small'>{e(rule.title_en)} — {e(rule.reason)}</p>"
                        f"<ul>{''.join(items)}</ul>{quote}</div>")

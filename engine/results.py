@@ -102,6 +102,7 @@ class PartResult:
     verdict: Verdict
     summary: str
     counts: bool  # part of the overall verdict (decides it by the rulebook, or required by the user)
+    consequences: bool = False  # its rules are consequences that apply (pass) or not (fail)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,9 @@ class CaseResult:
     versions_used: tuple[str, ...] = field(default=())
     parts: tuple[PartResult, ...] = ()
     break_even: tuple[BreakEven, ...] = ()  # at pricing and subscription (engine.pricing)
+
+    def is_consequence(self, rule: RuleResult) -> bool:
+        return any(p.consequences and p.part == rule.part for p in self.parts)
 
     def counts_for_verdict(self, rule: RuleResult) -> bool:
         """Whether this rule's status entered the overall verdict: applicable, not a mere

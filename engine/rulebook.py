@@ -78,7 +78,7 @@ class FigureCitation(_Strict):
 class FigureFile(_Strict):
     id: str
     title: Title
-    unit: Literal["money", "shares", "price", "ratio", "bool", "text"]
+    unit: Literal["money", "shares", "price", "ratio", "bool", "text", "date"]
     per_year: bool = False
     expr: str
     citation: FigureCitation | None = None
@@ -141,6 +141,8 @@ class Part(_Strict):
     title: Title
     decides_verdict: bool = Field(description="Whether this part's verdict is part of the overall verdict "
                                               "(others count only when the user requires them)")
+    consequences: bool = Field(False, description="Its rules state consequences (a special marking, a lock-up) "
+                                                  "that apply when their condition holds; never part of a verdict")
 
 
 class RulebookFile(_Strict):
@@ -609,7 +611,7 @@ def _bare_per_year(node: Node, scope: _Scope) -> list[Name]:
 
 
 def _declared_type(unit: str, per_year: bool) -> Type:
-    if unit in ("bool", "text"):
+    if unit in ("bool", "text", "date"):
         return Type(unit, None, per_year)
     return quantity(DIM_BY_NAME[unit], per_year)
 

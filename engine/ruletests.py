@@ -203,6 +203,10 @@ def _value(raw: Any, found) -> Any:
         if isinstance(raw, str):
             return parse_amount(raw, dim=found.dim)
         return from_number(raw, dim=found.dim, unit=None) if found.dim == RATIO else parse_amount(str(raw), dim=found.dim)
+    if found.kind == "date":
+        if isinstance(raw, dt.date):
+            return raw
+        return dt.date.fromisoformat(str(raw))
     raise ValueError(f"cannot state a {found.kind} in a test")
 
 
