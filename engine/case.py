@@ -256,6 +256,10 @@ class SciTech(Strict):
     rd_staff: Count | None = Field(None, description="研发人员 at the end of the latest fiscal year (人)")
     employees: Count | None = Field(None, description="员工总数 at the end of the latest fiscal year (人)")
     software_enterprise: bool | None = Field(None, description="软件企业: the patent indicator does not apply")
+    exception_claimed: bool = Field(False, description="The issuer relies on 指引 第二条 (an exception) instead "
+                                                       "of the 第一条 indicators")
+    core_invention_patents: Count | None = Field(
+        None, description="形成核心技术和应用于主营业务的发明专利（含国防专利）合计 (项), for exception (5)")
 
 
 class Sponsor(Strict):
@@ -330,6 +334,7 @@ class FactSpec:
     dim: Dim | None = None
     per_year: bool = False
     description: str = ""
+    default: Any = None  # the value when nothing is stated (only for flags whose absence means "no")
 
 
 def _offering_fact(field_name: str, dim: Dim) -> FactSpec:
@@ -371,6 +376,8 @@ INPUT_FACTS: dict[str, FactSpec] = {
         FactSpec("rd_staff", "quantity", RATIO, description="研发人员 (count)"),
         FactSpec("employees", "quantity", RATIO, description="员工总数 (count)"),
         FactSpec("software_enterprise", "bool", description="软件企业"),
+        FactSpec("scitech_exception_claimed", "bool", description="Relies on 科创属性评价指引 第二条", default=False),
+        FactSpec("core_invention_patents", "quantity", RATIO, description="核心技术发明专利（含国防专利） (count)"),
         FactSpec("sponsor_affiliates_holding", "quantity", RATIO, description="保荐机构及关联方持有发行人股份合计"),
         FactSpec("issuer_holding_in_sponsor", "quantity", RATIO, description="发行人持有、控制保荐机构股份"),
         FactSpec("joint_unaffiliated_sponsor", "bool", description="联合无关联保荐机构为第一保荐机构"),
@@ -424,6 +431,8 @@ def case_facts(case: Case) -> CaseFacts:
         "rd_staff": case.scitech.rd_staff,
         "employees": case.scitech.employees,
         "software_enterprise": case.scitech.software_enterprise,
+        "scitech_exception_claimed": case.scitech.exception_claimed,
+        "core_invention_patents": case.scitech.core_invention_patents,
         "sponsor_affiliates_holding": case.sponsor.affiliates_holding,
         "issuer_holding_in_sponsor": case.sponsor.issuer_holding_in_sponsor,
         "joint_unaffiliated_sponsor": case.sponsor.joint_unaffiliated_sponsor,

@@ -100,6 +100,8 @@ class FactEnvironment:
         if not spec.per_year:
             if name in self.facts.scalars:
                 return self.facts.scalars[name]
+            if spec.default is not None:
+                return spec.default
             return Missing(frozenset([name]), (f"{name}: not stated in the case",))
         year = self.year_of(k) if k else None
         if year is None:
