@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .case import load_case_text
-from .errors import InputError
+from .compiler import CompiledRulebook, compile_rulebook
+from .errors import CaseError, InputError, Problem
 from .evaluation import Evaluator
 from .pricing import evaluate_priced
 from .rulebook import Rulebook, load_rulebook
@@ -60,10 +61,6 @@ def _cases_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in CASE_SUFFIXES and p.is_file())
 
 
-def digest_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 # ---------------------------------------------------------------------------------
 # One process's evaluator (built once per process)
 
@@ -78,10 +75,14 @@ class _Worker:
 _WORKER: _Worker | None = None
 
 
-def _start_worker(rules_dir: str | None, as_of: dt.date | None) -> None:
+def _start_worker(rulebook: Rulebook, compiled: CompiledRulebook, as_of: dt.date | None) -> None:
+    """Give this process its evaluator. The rules were loaded and compiled once, in the parent:
+    a worker never reads rule files, so editing them during a batch cannot break it (and a
+    failing initializer, which multiprocessing would restart forever, has nothing left to fail on)."""
     global _WORKER
-    rulebook = load_rulebook(rules_dir)
-    _WORKER = _Worker(rulebook, Evaluator(rulebook), as_of)
+    if _WORKER is not None:  # a second batch in this process: free the previous ruleset
+        _WORKER.evaluator.close()
+    _WORKER = _Worker(rulebook, Evaluator(rulebook, compiled), as_of)
 
 
 def evaluate_file(path: Path) -> CaseRow:
@@ -94,17 +95,11 @@ def evaluate_file(path: Path) -> CaseRow:
         loaded = load_case_text(data.decode("utf-8"), str(path))
         result = evaluate_priced(_WORKER.evaluator, loaded, as_of=_WORKER.as_of)
     except UnicodeDecodeError as error:
-        from .errors import CaseError, Problem
-
         return row_of_error(str(path), sha256, CaseError([Problem(f"not UTF-8 text ({error.reason})", file=str(path))]),
                             rulebook.version, rulebook.sha256)
     except InputError as error:
         return row_of_error(str(path), sha256, error, rulebook.version, rulebook.sha256)
     return row_of_result(str(path), sha256, result)
-
-
-def _evaluate_in_worker(path: Path) -> CaseRow:
-    return evaluate_file(path)
 
 
 # ---------------------------------------------------------------------------------
@@ -134,15 +129,18 @@ class Summary:
 
 def run_rows(paths: list[Path], jobs: int = 1, rules_dir: str | None = None, as_of: dt.date | None = None,
              chunksize: int = 16) -> Iterator[CaseRow]:
-    """Rows for `paths`, in order, evaluated in `jobs` processes (1: in this process)."""
+    """Rows for `paths`, in order, evaluated in `jobs` processes (1: in this process).
+    A broken rules directory raises RuleFileError here, before any case is read."""
+    rulebook = load_rulebook(rules_dir)
+    compiled = compile_rulebook(rulebook)
     if jobs <= 1 or len(paths) <= 1:
-        _start_worker(rules_dir, as_of)
+        _start_worker(rulebook, compiled, as_of)
         for path in paths:
             yield evaluate_file(path)
         return
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(jobs, initializer=_start_worker, initargs=(rules_dir, as_of)) as pool:
-        yield from pool.imap(_evaluate_in_worker, paths, chunksize=chunksize)
+    with context.Pool(jobs, initializer=_start_worker, initargs=(rulebook, compiled, as_of)) as pool:
+        yield from pool.imap(evaluate_file, paths, chunksize=chunksize)
 
 
 def run_batch(paths: list[Path], store, jobs: int = 1, rules_dir: str | None = None, as_of: dt.date | None = None,

@@ -35,7 +35,7 @@ from .expression import (BOOL, NEGATED, Binary, BoolOp, Call, Compare, If, Liter
                          names_in, rebuild, unparse)
 from .facts import FactEnvironment, Missing
 from .rulebook import Rule, Rulebook, RuleVersion
-from .units import RATIO, Quantity
+from .units import Quantity
 
 RULESET_NAME = "star_listing"
 FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}

@@ -120,7 +120,9 @@ def test_an_interrupted_batch_leaves_the_old_output_whole(mixed: Path, tmp_path:
     class Interrupted(Exception):
         pass
 
-    def stop_after_two(_n, seen=[]):
+    seen = []
+
+    def stop_after_two(_n):
         seen.append(1)
         if len(seen) == 2:
             raise Interrupted
@@ -185,3 +187,25 @@ def test_resume_digest_matches_stored_digest(mixed: Path, tmp_path: Path):
     invoke("batch", mixed, "--out", out, "-j", "1")
     digests = digest_of_files(discover([str(mixed)]))
     assert {r["file"]: r["sha256"] for r in read_rows(out)} == digests
+
+
+def test_a_broken_rules_directory_is_reported_once_and_no_worker_reads_rules(tmp_path: Path, mixed: Path):
+    from engine.rulebook import bundled_rules_dir
+
+    rules = tmp_path / "rules"
+    shutil.copytree(bundled_rules_dir(), rules)
+    (rules / "listing-rules" / "2.1.1.yaml").write_text("rules: [", encoding="utf-8")
+    result = invoke("batch", mixed, "--rules", rules, "--out", tmp_path / "r.jsonl", "-j", "2")
+    assert result.exit_code == 2 and "2.1.1.yaml" in result.output
+    assert not (tmp_path / "r.jsonl").exists()
+    # Workers get the rules loaded in the parent: breaking the files after the start changes nothing.
+    good = tmp_path / "good-rules"
+    shutil.copytree(bundled_rules_dir(), good)
+    files = discover([str(mixed)])
+    rows = run_rows(files, jobs=2, rules_dir=str(good), chunksize=1)
+    first = next(rows)
+    (good / "listing-rules" / "2.1.1.yaml").write_text("rules: [", encoding="utf-8")
+    everything = [first, *rows]
+    assert len(everything) == len(files)
+    assert [r.file for r in everything if r.verdict == "error"] == [str(mixed / "zz-bad-unit.yaml"),
+                                                                     str(mixed / "zz-malformed.yaml")]
