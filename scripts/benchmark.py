@@ -214,7 +214,7 @@ def main() -> int:
         print(f"machine: {machine()}")
         jobs = [int(j) for j in args.jobs.split(",")]
         header = f"{'cases':>8} " + "".join(f"{f'engine {j}p c/s':>16}" for j in jobs) + f"{'floor c/s':>12}" \
-                 f"{'engine/floor':>14}{'seconds (1p)':>14}"
+                 f"{'engine/floor':>14}{f'seconds ({jobs[0]}p)':>14}{'peak MB':>9}"
         print(header)
         for count in (int(c) for c in args.counts.split(",")):
             files = generate(count, work / f"cases-{count}", seed=args.seed)
@@ -226,6 +226,8 @@ def main() -> int:
             floor_rate = count / floor_seconds
             line = f"{count:>8,} " + "".join(f"{rates[j]:>16,.0f}" for j in jobs) + f"{floor_rate:>12,.0f}"
             line += f"{floor_rate / rates[jobs[0]]:>13.1f}x{count / rates[jobs[0]]:>14.1f}"
+            worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            line += f"{max(worker, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024):>9.0f}"
             print(line, flush=True)
             if count <= 10_000:
                 engine = eligibility_verdicts(work / "check.jsonl", files)

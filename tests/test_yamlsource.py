@@ -382,3 +382,12 @@ def test_columns_count_characters_not_bytes():
     text = "名称: 测试\nb: {c: 1, 说明: 2, d: 3}\n"
     source = load_text(text, "f.yaml").source
     assert source.locate(("b", "d")) == (2, 18)
+
+
+def test_loading_keeps_no_node_alive():
+    """The scalar constructor is shared; it must not memoise nodes across files (a batch leak)."""
+    from engine.yamlsource import _Builder
+
+    for i in range(50):
+        load_text(f"count: {i}\nflag: true\nnothing: null\nday: 2021-03-{i % 28 + 1:02d}\n", f"f{i}.yaml")
+    assert _Builder._scalar_constructor.constructed_objects == {}
