@@ -250,11 +250,13 @@ class RuleCoverage:
     required_statuses: tuple[str, ...]
     statuses: set[str] = field(default_factory=set)
     thresholds: dict[str, set[str]] = field(default_factory=dict)
+    versions: dict[str, bool] = field(default_factory=dict)  # each dated version: reached by a test?
 
     def items(self) -> tuple[int, int]:
-        """(covered, total) items: each required status, each side of each threshold."""
-        total = len(self.required_statuses) + 3 * len(self.thresholds)
-        covered = len(self.statuses & set(self.required_statuses)) + sum(len(s) for s in self.thresholds.values())
+        """(covered, total) items: each required status, each side of each threshold, each version."""
+        total = len(self.required_statuses) + 3 * len(self.thresholds) + len(self.versions)
+        covered = (len(self.statuses & set(self.required_statuses)) + sum(len(s) for s in self.thresholds.values())
+                   + sum(self.versions.values()))
         return covered, total
 
 
@@ -269,6 +271,7 @@ def coverage(rulebook: Rulebook, outcomes: list[TestOutcome]) -> list[RuleCovera
         required = ("pass", "fail", "undetermined") + (("not_applicable",) if has_applicability else ())
         article = rule.versions[0].citation.instrument_id + " " + rule.versions[0].citation.article
         entry = RuleCoverage(rule.id, article, required)
+        entry.versions = {_version_label(v): False for v in rule.versions}
         for index in range(len(rule.versions)):
             item = compiled.rules.get((rule.id, index))
             if item is None:
@@ -284,12 +287,19 @@ def coverage(rulebook: Rulebook, outcomes: list[TestOutcome]) -> list[RuleCovera
                 continue  # only what a test asserts counts as tested
             entry = table[result.rule_id]
             entry.statuses.add(result.status.value)
+            version = rulebook.rules[result.rule_id].version_on(outcome.test.date)
+            if version is not None:
+                entry.versions[_version_label(version)] = True
             for comparison in result.applicability + result.comparisons:
                 if comparison.margin is None or comparison.operands_key not in entry.thresholds:
                     continue
                 sign = comparison.margin.value
                 entry.thresholds[comparison.operands_key].add("below" if sign < 0 else "on" if sign == 0 else "above")
     return list(table.values())
+
+
+def _version_label(version) -> str:
+    return f"{version.citation.edition_id} from {version.effective_from.isoformat()}"
 
 
 def _comparisons(node) -> list[Compare]:
@@ -339,6 +349,8 @@ def format_coverage(entries: list[RuleCoverage]) -> str:
             for key, sides in entry.thresholds.items():
                 marks = " ".join(f"{s}{'✓' if s in sides else '✗'}" for s in SIDES)
                 lines.append(f"      {key.replace(' ? ', ' vs ')}: {marks}")
+            lines.append("      versions: " + " ".join(f"{label}{'✓' if hit else '✗'}"
+                                                       for label, hit in entry.versions.items()))
     lines += ["", f"TOTAL: {_percent(grand_covered, grand_total)} ({grand_covered}/{grand_total})"]
     return "\n".join(lines) + "\n"
 

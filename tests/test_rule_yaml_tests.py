@@ -66,3 +66,14 @@ def test_cli_rules_test_with_coverage():
     assert result.exit_code == 0, result.output
     assert "0 failed" in result.output and "TOTAL: 100%" in result.output
     assert "post_issue_share_capital vs 4亿元: below✓ on✓ above✓" in result.output
+
+
+def test_coverage_counts_each_dated_version(yaml_evaluator):
+    """Tests only after 2020-12-31 leave the 2019 edition of 2.1.1 unreached, and coverage says so."""
+    import datetime as dt
+
+    later = [t for t in TESTS if t.date >= dt.date(2020, 12, 31)]
+    entries = {e.rule_id: e for e in coverage(RULEBOOK, run_rule_tests(yaml_evaluator, later))}
+    versions = entries["listing.2.1.1.2"].versions
+    assert versions == {"2019 from 2019-03-01": False, "2020-12 from 2020-12-31": True}
+    assert coverage_percent(list(entries.values())) < 100.0
