@@ -282,6 +282,7 @@ def _part_result(part: str, title_zh: str, title_en: str, counts: bool, results:
                                                for r in undetermined)
     elif not counted:
         verdict, summary = Verdict.eligible, "no rule of this part applies on this date and stage"
+        return PartResult(part, title_zh, title_en, verdict, summary, counts, applicable=False)
     else:
         verdict = Verdict.eligible
         summary = ("eligible: the applicable rule passes" if len(counted) == 1

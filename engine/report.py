@@ -183,11 +183,13 @@ def _part_line(part: PartResult) -> str:
     if part.consequences:
         return f"{part.title_zh} {part.title_en}: {part.summary} [consequences, not conditions]"
     role = "counts for the verdict" if part.counts else "reported only (count it with --require " + part.part + ")"
-    return f"{part.title_zh} {part.title_en}: {VERDICT_TEXT[part.verdict]} — {part.summary} [{role}]"
+    return f"{part.title_zh} {part.title_en}: {_part_verdict(part)} — {part.summary} [{role}]"
 
 
 def _part_verdict(part: PartResult) -> str:
-    return "CONSEQUENCES" if part.consequences else VERDICT_TEXT[part.verdict]
+    if part.consequences:
+        return "CONSEQUENCES"
+    return VERDICT_TEXT[part.verdict] if part.applicable else "N/A"
 
 
 CONSEQUENCE_MARK = {Status.passed: "APPLIES", Status.failed: "DOES NOT APPLY", Status.not_applicable: "N/A",
@@ -238,7 +240,8 @@ def to_data(result: CaseResult) -> dict[str, Any]:
         "chosen_standard": result.chosen_standard,
         "standards_holding": list(result.standards_holding),
         "parts": [{"id": p.part, "title": {"zh": p.title_zh, "en": p.title_en}, "verdict": p.verdict.value,
-                   "summary": p.summary, "counts_for_verdict": p.counts} for p in result.parts],
+                   "summary": p.summary, "counts_for_verdict": p.counts, "applicable": p.applicable,
+                   "consequences": p.consequences} for p in result.parts],
         "rules": [_rule_data(result, rule) for rule in result.results],
         "attestations": [{"name": a.name, "title": a.title_zh, "holds": a.holds, "attested_by": a.attested_by,
                           "evidence": list(a.evidence)} for a in result.attestations],

@@ -103,6 +103,7 @@ class PartResult:
     summary: str
     counts: bool  # part of the overall verdict (decides it by the rulebook, or required by the user)
     consequences: bool = False  # its rules are consequences that apply (pass) or not (fail)
+    applicable: bool = True  # False: no rule of the part applies on this date and stage
 
 
 @dataclass(frozen=True)
