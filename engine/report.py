@@ -1,4 +1,4 @@
-"""Reports: a `CaseResult` as text, JSON or Markdown. Functions return strings; only the CLI prints.
+"""Reports: a `CaseResult` as text, JSON, Markdown or HTML. Functions return strings; only the CLI prints.
 
 Reports never compute a verdict, a figure or a margin: they format what evaluation
 found. Output is deterministic (no clock, no dict-order surprises), so the same inputs
