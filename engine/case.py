@@ -88,7 +88,7 @@ Ratio = Amount(RATIO, "25%")
 def _whole_count(value: Any, info: ValidationInfo) -> Quantity:
     quantity = _amount_validator(RATIO, non_negative=True)(value, info)
     if quantity.value.denominator != 1:
-        raise ValueError(f"a count must be a whole number, got {value!r}")
+        raise ValueError(f"a count must be a whole number, got '{value}'")
     return quantity
 
 

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.errors import EXIT_INPUT_ERROR
+from engine.errors import EXIT_INPUT_ERROR, InputError
 
 BAD_INPUT = Path(__file__).resolve().parent / "bad_input"
 FIXTURES = sorted(BAD_INPUT.glob("*.yaml"))
@@ -196,3 +196,21 @@ def test_period_forms_that_are_refused(period):
     [problem] = caught.value.problems
     assert problem.field == "financials[0].period"
     assert "is not a period" in problem.message
+
+
+def test_offering_structure_fields_are_validated_with_their_places(tmp_path):
+    """Placement and subscription figures: whole counts, no negative shares, units, known fields."""
+    from conftest import case_yaml
+
+    from engine import load_case_text
+
+    text = case_yaml(placement={"strategic_investors": 1.5, "strategic_shares": "-5股"},
+                     subscription={"online_subscription_multiple": "abc倍", "clawback_sharez": "5股"})
+    with pytest.raises(InputError) as caught:
+        load_case_text(text, "structure.yaml")
+    messages = [p.render() for p in caught.value.problems]
+    assert any("placement.strategic_investors: a count must be a whole number, got '1.5'" in m for m in messages)
+    assert any("placement.strategic_shares: must not be negative" in m for m in messages)
+    assert any("subscription.online_subscription_multiple" in m and "is not an amount" in m for m in messages)
+    assert any("did you mean 'clawback_shares'" in m for m in messages)
+    assert all(m.startswith("structure.yaml:") for m in messages)
