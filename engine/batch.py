@@ -90,16 +90,16 @@ def evaluate_file(path: Path) -> CaseRow:
     assert _WORKER is not None, "worker not started"
     rulebook = _WORKER.rulebook
     data = path.read_bytes()
-    sha256 = hashlib.sha256(data).hexdigest()
     try:
-        loaded = load_case_text(data.decode("utf-8"), str(path))
+        loaded = load_case_text(data.decode("utf-8"), str(path))  # hashes the text: the file's sha256
         result = evaluate_priced(_WORKER.evaluator, loaded, as_of=_WORKER.as_of)
     except UnicodeDecodeError as error:
-        return row_of_error(str(path), sha256, CaseError([Problem(f"not UTF-8 text ({error.reason})", file=str(path))]),
+        return row_of_error(str(path), hashlib.sha256(data).hexdigest(),
+                            CaseError([Problem(f"not UTF-8 text ({error.reason})", file=str(path))]),
                             rulebook.version, rulebook.sha256)
     except InputError as error:
-        return row_of_error(str(path), sha256, error, rulebook.version, rulebook.sha256)
-    return row_of_result(str(path), sha256, result)
+        return row_of_error(str(path), hashlib.sha256(data).hexdigest(), error, rulebook.version, rulebook.sha256)
+    return row_of_result(str(path), loaded.text_sha256, result)
 
 
 # ---------------------------------------------------------------------------------
@@ -127,11 +127,11 @@ class Summary:
         self.failing_rules.update(row.failing_rules)
 
 
-def run_rows(paths: list[Path], jobs: int = 1, rules_dir: str | None = None, as_of: dt.date | None = None,
+def run_rows(paths: list[Path], jobs: int = 1, rulebook: Rulebook | None = None, as_of: dt.date | None = None,
              chunksize: int = 16) -> Iterator[CaseRow]:
-    """Rows for `paths`, in order, evaluated in `jobs` processes (1: in this process).
-    A broken rules directory raises RuleFileError here, before any case is read."""
-    rulebook = load_rulebook(rules_dir)
+    """Rows for `paths`, in order, evaluated in `jobs` processes (1: in this process), under
+    `rulebook` (default: the bundled rules), compiled here once for every worker."""
+    rulebook = rulebook or load_rulebook()
     compiled = compile_rulebook(rulebook)
     if jobs <= 1 or len(paths) <= 1:
         _start_worker(rulebook, compiled, as_of)
@@ -143,13 +143,13 @@ def run_rows(paths: list[Path], jobs: int = 1, rules_dir: str | None = None, as_
         yield from pool.imap(evaluate_file, paths, chunksize=chunksize)
 
 
-def run_batch(paths: list[Path], store, jobs: int = 1, rules_dir: str | None = None, as_of: dt.date | None = None,
+def run_batch(paths: list[Path], store, jobs: int = 1, rulebook: Rulebook | None = None, as_of: dt.date | None = None,
               progress: Callable[[int], None] | None = None) -> Summary:
     """Evaluate `paths` (minus those the store already holds) into `store`; return the summary."""
     summary = Summary()
     todo = [p for p in paths if str(p) not in store.done]
     summary.skipped = len(paths) - len(todo)
-    for row in run_rows(todo, jobs=jobs, rules_dir=rules_dir, as_of=as_of):
+    for row in run_rows(todo, jobs=jobs, rulebook=rulebook, as_of=as_of):
         store.add(row)
         summary.add(row)
         if progress:

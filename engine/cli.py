@@ -187,30 +187,29 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
     with _input_errors():
         from .rulebook import load_rulebook
 
-        load_rulebook(rules_dir)  # a broken rule set is reported once, before any worker starts
+        rulebook = load_rulebook(rules_dir)  # a broken rule set is reported once, before any worker starts
     jobs = jobs or os.cpu_count() or 1
     target = out or Path(tempfile.mkdtemp(prefix="check-listing-batch-")) / "results.jsonl"
     console = Console(stderr=True)
     current = digest_of_files(files) if resume else None
     with ResultStore(target, current) as store:
-        summary = _run_with_progress(files, store, jobs, rules_dir, as_of, console)
+        summary = _run_with_progress(files, store, jobs, rulebook, as_of, console)
     _print_summary(summary, target if out else None)
     sys.exit(EXIT_BATCH_ERRORS if summary.errors else 0)
 
 
-def _run_with_progress(files, store, jobs, rules_dir, as_of, console):
+def _run_with_progress(files, store, jobs, rulebook, as_of, console):
     """The batch, with a progress bar when standard error is a terminal (none otherwise)."""
     from .batch import run_batch
 
-    rules = str(rules_dir) if rules_dir else None
     if not console.is_terminal:
-        return run_batch(files, store, jobs=jobs, rules_dir=rules, as_of=as_of)
+        return run_batch(files, store, jobs=jobs, rulebook=rulebook, as_of=as_of)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task("evaluating", total=len(files) - len(store.done))
-        return run_batch(files, store, jobs=jobs, rules_dir=rules, as_of=as_of,
+        return run_batch(files, store, jobs=jobs, rulebook=rulebook, as_of=as_of,
                          progress=lambda n: bar.advance(task, n))
 
 

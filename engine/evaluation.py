@@ -156,19 +156,10 @@ class Evaluator:
             raise InternalError(f"rule {item.rule.id}: durable_rules fired {sorted(fired)}")
         durable_status = {"pass": Status.passed, "fail": Status.failed,
                           "na": Status.not_applicable}.get(next(iter(outcomes), ""), Status.undetermined)
-        applies = env.evaluate(compiled.applies_when) if compiled.applies_when is not None else True
-        holds = env.evaluate(compiled.condition)
-        if isinstance(applies, Missing):
-            exact_status, missing = Status.undetermined, applies
-        elif not applies:
-            exact_status, missing = Status.not_applicable, None
-        elif isinstance(holds, Missing):
-            exact_status, missing = Status.undetermined, holds
-        else:
-            exact_status, missing = (Status.passed if holds else Status.failed), None
-        if exact_status != durable_status:
+        exact, missing = exact_status(env, compiled.applies_when, compiled.condition)
+        if exact != durable_status:
             raise InternalError(f"rule {item.rule.id}: durable_rules says {durable_status.value}, "
-                                f"exact evaluation says {exact_status.value}")
+                                f"exact evaluation says {exact.value}")
         comparisons = _explain(compiled.condition, env)
         applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
         figures = _figures(compiled, env, self.rulebook)
@@ -256,14 +247,32 @@ class Evaluator:
 # Building results
 
 
+def exact_status(env: FactEnvironment, applies_when: Node | None, condition: Node) -> tuple[Status, Missing | None]:
+    """A rule's status by exact evaluation alone (three-valued): what durable_rules must agree
+    with, and what break-even prices are searched on. Missing facts come back with undetermined."""
+    applies = env.evaluate(applies_when) if applies_when is not None else True
+    if isinstance(applies, Missing):
+        return Status.undetermined, applies
+    if not applies:
+        return Status.not_applicable, None
+    holds = env.evaluate(condition)
+    if isinstance(holds, Missing):
+        return Status.undetermined, holds
+    return (Status.passed if holds else Status.failed), None
+
+
+def _needs(undetermined: list[RuleResult]) -> str:
+    """`rule needs fact, fact; rule needs …` for a part's summary."""
+    return "; ".join(f"{r.rule_id} needs {', '.join(r.missing) or 'more facts'}" for r in undetermined)
+
+
 def _consequences_result(part: str, title_zh: str, title_en: str, results: list[RuleResult]) -> PartResult:
     """Which consequences apply (their condition holds); never part of the verdict."""
     applies = [r.rule_id for r in results if r.status == Status.passed]
     unknown = [r for r in results if r.status == Status.undetermined]
     summary = ("applies: " + ", ".join(applies)) if applies else "none applies"
     if unknown:
-        summary += "; undetermined: " + "; ".join(f"{r.rule_id} needs {', '.join(r.missing) or 'more facts'}"
-                                                  for r in unknown)
+        summary += "; undetermined: " + _needs(unknown)
     verdict = Verdict.undetermined if unknown else Verdict.eligible
     return PartResult(part, title_zh, title_en, verdict, summary, False, consequences=True)
 
@@ -278,8 +287,7 @@ def _part_result(part: str, title_zh: str, title_en: str, counts: bool, results:
         summary = "not eligible: " + "; ".join(f"{r.rule_id} fails" for r in failed)
     elif undetermined:
         verdict = Verdict.undetermined
-        summary = "undetermined: " + "; ".join(f"{r.rule_id} needs {', '.join(r.missing) or 'more facts'}"
-                                               for r in undetermined)
+        summary = "undetermined: " + _needs(undetermined)
     elif not counted:
         verdict, summary = Verdict.eligible, "no rule of this part applies on this date and stage"
         return PartResult(part, title_zh, title_en, verdict, summary, counts, applicable=False)

@@ -21,15 +21,16 @@ from decimal import Decimal
 from fractions import Fraction
 
 from .case import LoadedCase, Stage, case_facts
-from .evaluation import Evaluator
+from .evaluation import Evaluator, exact_status
 from .facts import FactEnvironment, Missing
-from .results import BreakEven, CaseResult, Status
+from .results import BreakEven, CaseResult, Status, Verdict
 from .rulebook import Rule, RuleVersion
 from .units import PRICE, Quantity
 
 FEN = Fraction(1, 100)
 MAX_PRICE_FEN = 10**12  # 100亿元 per share: beyond it no standard is met by price alone
 STANDARDS_GROUP = "listing-standards"
+ABORT_PART = "abort"
 
 
 def fen_price(fen: int) -> Quantity:
@@ -47,13 +48,8 @@ class _PricedFacts:
         return FactEnvironment(self.rulebook, self.facts, {"issue_price": fen_price(fen), "stage": Stage.pricing.value})
 
 
-def _holds(env: FactEnvironment, version: RuleVersion) -> bool | Missing:
-    if version.applies_when is not None:
-        applies = env.evaluate(version.applies_when)
-        if applies is not True:
-            return applies if isinstance(applies, Missing) else False
-    value = env.evaluate(version.condition) if version.condition is not None else False
-    return value if isinstance(value, Missing) else value is True
+def _holds(env: FactEnvironment, version: RuleVersion) -> bool:
+    return exact_status(env, version.applies_when, version.condition)[0] == Status.passed
 
 
 def _break_even(priced: _PricedFacts, rule: Rule, version: RuleVersion, chosen: bool) -> BreakEven:
@@ -67,21 +63,21 @@ def _break_even(priced: _PricedFacts, rule: Rule, version: RuleVersion, chosen: 
         if applies is not True:
             return BreakEven(standard, rule.id, title, "not_applicable", None, None,
                              f"does not apply: {version.applies_when_text}", chosen)
-    top = _holds(priced.at(MAX_PRICE_FEN), version)
-    if isinstance(top, Missing):
+    top, missing = exact_status(priced.at(MAX_PRICE_FEN), version.applies_when, version.condition)
+    if missing is not None:
         return BreakEven(standard, rule.id, title, "undetermined", None, None,
-                         "needs " + ", ".join(sorted(top.facts)), chosen)
-    if not top:
+                         "needs " + ", ".join(sorted(missing.facts)), chosen)
+    if top != Status.passed:
         return BreakEven(standard, rule.id, title, "no_price", None, None,
                          "its conditions other than the market cap fail at every price", chosen)
     low, high = 0, MAX_PRICE_FEN  # invariant: fails at `low` (0 fen is no price), holds at `high`
     while high - low > 1:
         middle = (low + high) // 2
-        if _holds(priced.at(middle), version) is True:
+        if _holds(priced.at(middle), version):
             high = middle
         else:
             low = middle
-    assert _holds(priced.at(high), version) is True and (high == 1 or _holds(priced.at(high - 1), version) is not True)
+    assert _holds(priced.at(high), version) and (high == 1 or not _holds(priced.at(high - 1), version))
     market_cap = priced.at(high).lookup("market_cap")
     return BreakEven(standard, rule.id, title, "price", fen_price(high),
                      market_cap if isinstance(market_cap, Quantity) else None,
@@ -138,10 +134,9 @@ def sweep(evaluator: Evaluator, loaded: LoadedCase, prices: list[Decimal],
 
 
 def aborts(result: CaseResult) -> bool | None:
-    """Whether an abort condition fires in this result (None: undetermined)."""
-    statuses = [r.status for r in result.results if r.part == "abort" and r.status != Status.not_applicable]
-    if Status.failed in statuses:
-        return True
-    if Status.undetermined in statuses:
-        return None
-    return False
+    """Whether an abort condition fires in this result (None: undetermined), read from the
+    verdict of the rulebook's `abort` part."""
+    part = next((p for p in result.parts if p.part == ABORT_PART), None)
+    if part is None:
+        return False
+    return {Verdict.not_eligible: True, Verdict.undetermined: None}.get(part.verdict, False)

@@ -14,7 +14,7 @@ from typing import Any
 from .errors import EXIT_ELIGIBLE, EXIT_NOT_ELIGIBLE, EXIT_UNDETERMINED
 from .expression import SYMBOL
 from .results import BreakEven, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status, Verdict
-from .units import RATIO, UNITS, Quantity, canonical_text, display_unit_for, format_quantity
+from .units import RATIO, UNITS, Quantity, canonical_text, display_unit_for, fen_text, format_quantity
 
 EXIT_CODES = {Verdict.eligible: EXIT_ELIGIBLE, Verdict.not_eligible: EXIT_NOT_ELIGIBLE,
               Verdict.undetermined: EXIT_UNDETERMINED}
@@ -101,12 +101,7 @@ def citation_line(rule: RuleResult) -> str:
 
 def yuan(q: Quantity) -> str:
     """Money in 元 to the fen, as filings write it: 3,023,340,547.50元."""
-    text = format_quantity(q, "元", max_places=2)
-    number = text.removesuffix("元")
-    if not number.startswith("≈"):
-        whole, _, fen = number.partition(".")
-        number = f"{whole}.{fen:0<2}"
-    return number + "元"
+    return fen_text(q.value) + "元"
 
 
 BREAK_EVEN_TITLE = "Break-even issue prices (lowest price in fen at which each market-cap standard holds)"
@@ -421,9 +416,9 @@ def format_html(result: CaseResult) -> str:
     versions = "".join(f"<li>{e(v)}</li>" for v in result.versions_used)
     break_even = ""
     if result.break_even:
-        cells = "".join("<tr>" + "".join(f"<td>{e(x)}</td>" for x in (*break_even_row(b)[:2], b.title_zh,
-                                                                        break_even_row(b)[2])) + "</tr>"
-                        for b in result.break_even)
+        break_even_lines = [(b, *break_even_row(b)) for b in result.break_even]
+        cells = "".join("<tr>" + "".join(f"<td>{e(x)}</td>" for x in (label, price, b.title_zh, detail)) + "</tr>"
+                        for b, label, price, detail in break_even_lines)
         break_even = (f"<h2>{e(BREAK_EVEN_TITLE)}</h2>"
                       f"<table><tr><th>Standard</th><th>Price</th><th>Title</th><th>Detail</th></tr>{cells}</table>")
     return f"""<!DOCTYPE html>

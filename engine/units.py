@@ -239,6 +239,15 @@ def display_unit_for(q: Quantity) -> str:
     return ""
 
 
+def fen_text(value: Fraction) -> str:
+    """元 to the fen as filings write money: `3,023,340,547.50` (≈ when it does not end at a fen)."""
+    text = decimal_text(value, 2)
+    if text.startswith("≈"):
+        return text
+    whole, _, fen = text.partition(".")
+    return f"{whole}.{fen:0<2}"
+
+
 def format_quantity(q: Quantity, unit: str | None = None, signed: bool = False, max_places: int | None = None) -> str:
     """`4,746.2175万元`, `25.2833%` etc.; `unit` picks the unit, else the filing's usual one."""
     symbol = unit if unit is not None else display_unit_for(q)
@@ -249,9 +258,7 @@ def format_quantity(q: Quantity, unit: str | None = None, signed: bool = False, 
     base = {"万元": "元", "亿元": "元", "万股": "股", "亿股": "股"}.get(symbol)
     if text.startswith("≈") and base and max_places is None and _terminating_decimal(q.value, 2) is not None:
         # exact in 元 (to the fen) or whole shares: show that rather than a rounded 亿元
-        symbol, text = base, decimal_text(q.value, 2)
-        if base == "元" and "." in text and len(text.rsplit(".", 1)[1]) == 1:
-            text += "0"  # money to the fen: 547.50元
+        symbol, text = base, (fen_text(q.value) if base == "元" else decimal_text(q.value, 2))
     if signed and not text.lstrip("≈").startswith("-") and q.value >= 0:
         text = ("≈+" + text[1:]) if text.startswith("≈") else "+" + text
     return f"{text}{symbol}"

@@ -190,7 +190,7 @@ def test_resume_digest_matches_stored_digest(mixed: Path, tmp_path: Path):
 
 
 def test_a_broken_rules_directory_is_reported_once_and_no_worker_reads_rules(tmp_path: Path, mixed: Path):
-    from engine.rulebook import bundled_rules_dir
+    from engine.rulebook import bundled_rules_dir, load_rulebook
 
     rules = tmp_path / "rules"
     shutil.copytree(bundled_rules_dir(), rules)
@@ -202,7 +202,7 @@ def test_a_broken_rules_directory_is_reported_once_and_no_worker_reads_rules(tmp
     good = tmp_path / "good-rules"
     shutil.copytree(bundled_rules_dir(), good)
     files = discover([str(mixed)])
-    rows = run_rows(files, jobs=2, rules_dir=str(good), chunksize=1)
+    rows = run_rows(files, jobs=2, rulebook=load_rulebook(good), chunksize=1)
     first = next(rows)
     (good / "listing-rules" / "2.1.1.yaml").write_text("rules: [", encoding="utf-8")
     everything = [first, *rows]
