@@ -173,8 +173,7 @@ class Evaluator:
                        results: dict[str, RuleResult]) -> RuleResult:
         members = [m for m in self.rulebook.members(rule.alternatives or "")]
         if chosen is None:
-            return _simple(rule, version, Status.undetermined, "the case does not name the chosen standard",
-                           missing=("chosen_standard",))
+            return _screening_result(rule, version, members, results)
         member = next((m for m in members if m.standard == chosen), None)
         if member is None:
             return _simple(rule, version, Status.failed,
@@ -314,6 +313,31 @@ def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str
         comparisons=comparisons, applicability=applicability, figures=figures, missing=missing,
         group=rule.group, standard=rule.standard,
         durable_rules_fired=fired)
+
+
+def _screening_result(rule: Rule, version: RuleVersion, members: list[Rule],
+                      results: dict[str, RuleResult]) -> RuleResult:
+    """No standard chosen (a sponsor screening an issuer): the group holds when at least one
+    applicable standard holds, fails when every applicable one fails, is undetermined otherwise."""
+    outcomes = [results[m.id] for m in members if results[m.id].status != Status.not_applicable]
+    for m in members:
+        results[m.id] = replace(results[m.id], informational=True)
+    holding = [o for o in outcomes if o.status == Status.passed]
+    open_ = [o for o in outcomes if o.status == Status.undetermined]
+    prefix = "no standard is chosen (screening)"
+    if holding:
+        labels = ", ".join(o.standard or o.rule_id for o in holding)
+        return _simple(rule, version, Status.passed, f"{prefix}; standards that hold: {labels}",
+                       comparisons=tuple(c for o in holding for c in o.comparisons))
+    if open_:
+        missing = tuple(sorted({name for o in open_ for name in o.missing}))
+        labels = ", ".join(o.standard or o.rule_id for o in open_)
+        return _simple(rule, version, Status.undetermined,
+                       f"{prefix}; none holds, undetermined: {labels}", missing=missing)
+    if not outcomes:
+        return _simple(rule, version, Status.failed, f"{prefix}; no standard of {rule.alternatives} applies")
+    return _simple(rule, version, Status.failed,
+                   f"{prefix}; every applicable standard fails: " + ", ".join(o.standard or o.rule_id for o in outcomes))
 
 
 def _not_in_force(rule: Rule, on: dt.date) -> RuleResult:

@@ -104,6 +104,8 @@ def yuan(q: Quantity) -> str:
     return fen_text(q.value) + "元"
 
 
+SCREENING = "none (screening: 2.1.1（四） holds if any applicable standard holds)"
+
 BREAK_EVEN_TITLE = "Break-even issue prices (lowest price in fen at which each market-cap standard holds)"
 
 
@@ -127,7 +129,7 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
         f"Case:      {result.case_file}  sha256 {result.case_sha256[:16]}",
         f"Stage:     {result.stage}; case date {result.case_date.isoformat()}; rules in force on {result.as_of.isoformat()}",
         f"Rule set:  {result.rulebook_name} {result.rulebook_version}  sha256 {result.rulebook_sha256[:16]}",
-        f"Chosen standard: {result.chosen_standard or 'not stated'}; "
+        f"Chosen standard: {result.chosen_standard or SCREENING}; "
         f"standards that hold: {', '.join(result.standards_holding) or 'none'}",
     ]
     if len(result.parts) > 1:
@@ -148,11 +150,14 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
             for rule in rules:
                 lines += _text_rule(rule, verbose=True, consequence=part.consequences)
     if alternatives:
-        lines += ["", "Market-cap and financial standards (the chosen one decides; the others are for information)"]
+        lines += ["", "Market-cap and financial standards (the chosen one decides; the others are for information)"
+                  if result.chosen_standard else
+                  "Market-cap and financial standards (screening: each that holds, with its margins)"]
         for rule in alternatives:
             if rule.status == Status.not_applicable and not verbose:
                 continue
-            lines += _text_rule(rule, verbose=verbose or rule.chosen)
+            screened = result.chosen_standard is None and rule.status == Status.passed
+            lines += _text_rule(rule, verbose=verbose or rule.chosen or screened)
     if inapplicable:
         lines += ["", "Not applicable"]
         for rule in inapplicable:
@@ -305,7 +310,7 @@ def format_markdown(result: CaseResult) -> str:
         f"| Case | `{result.case_file}` (`{result.case_id}`), sha256 `{result.case_sha256[:16]}` |",
         f"| Stage | {result.stage}; case date {result.case_date.isoformat()}; rules in force on {result.as_of.isoformat()} |",
         f"| Rule set | {result.rulebook_name} {result.rulebook_version}, sha256 `{result.rulebook_sha256[:16]}` |",
-        f"| Chosen standard | {result.chosen_standard or 'not stated'} |",
+        f"| Chosen standard | {result.chosen_standard or SCREENING} |",
         f"| Standards that hold | {', '.join(result.standards_holding) or 'none'} |",
         *[f"| {p.title_zh} {p.title_en} | {_part_verdict(p)}"
           f"{'' if p.counts else ' (reported only)'}: {_md_escape(p.summary)} |" for p in result.parts],
@@ -437,7 +442,7 @@ def format_html(result: CaseResult) -> str:
 <tr><td>Case</td><td><code>{e(result.case_file)}</code> ({e(result.case_id)}), sha256 <code>{e(result.case_sha256)}</code></td></tr>
 <tr><td>Stage</td><td>{e(result.stage)}; case date {result.case_date.isoformat()}; rules in force on {result.as_of.isoformat()}</td></tr>
 <tr><td>Rule set</td><td>{e(result.rulebook_name)} {e(result.rulebook_version)}, sha256 <code>{e(result.rulebook_sha256)}</code></td></tr>
-<tr><td>Chosen standard</td><td>{e(result.chosen_standard or 'not stated')}</td></tr>
+<tr><td>Chosen standard</td><td>{e(result.chosen_standard or SCREENING)}</td></tr>
 <tr><td>Standards that hold</td><td>{e(', '.join(result.standards_holding) or 'none')}</td></tr>
 </table>
 <h2>Parts</h2>
