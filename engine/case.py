@@ -13,7 +13,9 @@ import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,21 +23,28 @@ from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValida
                       ValidationInfo, WithJsonSchema, field_validator, model_validator)
 
 from .errors import CaseError, Problem
-from .units import (DEFAULT_UNIT_CHOICES, MONEY, PRICE, RATIO, SHARES, Dim, Quantity, UnitError, canonical_text,
-                    from_number, normalize_text, parse_amount)
+from .units import (DEFAULT_UNIT_CHOICES, MONEY, PRICE, RATIO, RECEIPTS, SHARES, Dim, Quantity, UnitError,
+                    canonical_text, from_number, normalize_text, parse_amount)
 from .yamlsource import Document, SourceMap, load_file, load_text
 
 # ---------------------------------------------------------------------------------
 # Amount fields
 
 
-def _amount_validator(dim: Dim, *, non_negative: bool, positive: bool = False):
+def _amount_validator(dim: Dim, *, non_negative: bool, positive: bool = False, whole: bool = False,
+                      bare_ratio: bool = True):
+    """`whole`: a count of shares (or 份) must be a whole number. `bare_ratio`: whether a number
+    without a unit may stand for a ratio (counts of patents or staff: yes; a ratio field: only
+    with `units.ratio` declared, since a bare 3 could mean 3% or 300%)."""
     def validate(value: Any, info: ValidationInfo) -> Quantity:
         if isinstance(value, Quantity):
             quantity = value
         else:
             units = (info.context or {}).get("units", {})
-            default = units.get(dim.name)
+            default = units.get(dim.name) if dim != RATIO or not bare_ratio else None
+            if not bare_ratio and default is None and _is_bare(value):
+                raise ValueError(f"'{value}' is a bare ratio: a filing's 3 may mean 3% or 300%; write it with "
+                                 "its unit (e.g. 25% or 2,000倍) or declare units.ratio for the file")
             if isinstance(value, bool) or value is None:
                 raise ValueError(f"expected an amount of {dim.name} with its unit, got {value!r}")
             try:
@@ -51,8 +60,19 @@ def _amount_validator(dim: Dim, *, non_negative: bool, positive: bool = False):
             raise ValueError("must be greater than zero")
         if non_negative and quantity.value < 0:
             raise ValueError("must not be negative")
+        if whole and quantity.value.denominator != 1:
+            raise ValueError(f"a number of {'份' if quantity.dim == RECEIPTS else 'shares'} must be whole, got '{value}'")
         return quantity
     return validate
+
+
+def _is_bare(value: Any) -> bool:
+    """A number (or numeric text) written without any unit."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, Decimal)):
+        return True
+    return isinstance(value, str) and re.fullmatch(r"[+-]?\s*[0-9][0-9,]*(\.[0-9]+)?", normalize_text(value)) is not None
 
 
 def _amount_schema(dim: Dim, example: str) -> dict[str, Any]:
@@ -67,11 +87,13 @@ def _amount_schema(dim: Dim, example: str) -> dict[str, Any]:
     }
 
 
-def Amount(dim: Dim, example: str, *, non_negative: bool = False, positive: bool = False) -> Any:
+def Amount(dim: Dim, example: str, *, non_negative: bool = False, positive: bool = False, whole: bool = False,
+           bare_ratio: bool = True) -> Any:
     """An annotated `Quantity` field type of dimension `dim`."""
     return Annotated[
         Quantity,
-        PlainValidator(_amount_validator(dim, non_negative=non_negative, positive=positive)),
+        PlainValidator(_amount_validator(dim, non_negative=non_negative, positive=positive, whole=whole,
+                                         bare_ratio=bare_ratio)),
         PlainSerializer(canonical_text, return_type=str),
         WithJsonSchema(_amount_schema(dim, example)),
     ]
@@ -79,10 +101,10 @@ def Amount(dim: Dim, example: str, *, non_negative: bool = False, positive: bool
 
 Money = Amount(MONEY, "37,682.20万元")
 NonNegativeMoney = Amount(MONEY, "30亿元", non_negative=True)
-ShareCount = Amount(SHARES, "1,200万股", non_negative=True)
-PositiveShareCount = Amount(SHARES, "1,200万股", positive=True)
+ShareCount = Amount(SHARES, "1,200万股", non_negative=True, whole=True)
+PositiveShareCount = Amount(SHARES, "1,200万股", positive=True, whole=True)
 PositivePrice = Amount(PRICE, "63.70元/股", positive=True)
-Ratio = Amount(RATIO, "25%")
+Ratio = Amount(RATIO, "25%", bare_ratio=False)
 
 
 def _whole_count(value: Any, info: ValidationInfo) -> Quantity:
@@ -141,8 +163,10 @@ class Units(Strict):
     money: str | None = Field(None, description="元, 万元 or 亿元")
     shares: str | None = Field(None, description="股, 万股 or 亿股")
     price: str | None = Field(None, description="元/股")
+    ratio: str | None = Field(None, description="% or 倍: the unit of bare numbers in ratio fields "
+                                                "(without it a bare ratio is refused)")
 
-    @field_validator("money", "shares", "price")
+    @field_validator("money", "shares", "price", "ratio")
     @classmethod
     def _known(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
@@ -459,6 +483,27 @@ class LoadedCase:
     source: SourceMap
     case_id: str
     text_sha256: str
+    warnings: tuple[Problem, ...] = ()  # legal but implausible figures, with their places
+
+
+_MIN_PRICE = Fraction(1, 100)  # 0.01元: the smallest price a filing states
+
+
+def plausibility_warnings(case: Case, source: SourceMap) -> tuple[Problem, ...]:
+    """Figures the format accepts but no real filing states: worth a second look, not a refusal."""
+    offering, out = case.offering, []
+    if offering.shares_before_issue.value == 0:
+        out.append(source.problem(("offering", "shares_before_issue"),
+                                  "0 shares before the issue: a company offering its first shares? "
+                                  "(发行前总股本 is the share count before the offering)"))
+    prices = [("issue_price", offering.issue_price)]
+    if offering.price_range:
+        prices += [("price_range", offering.price_range.low)]
+    for name, price in prices:
+        if price is not None and price.value < _MIN_PRICE:
+            out.append(source.problem(("offering", name), f"an issue price below 0.01元 per share "
+                                      f"({canonical_text(price)}元): is the unit right?"))
+    return tuple(out)
 
 
 def load_case(path: str | Path) -> LoadedCase:
@@ -503,7 +548,7 @@ def _validate(document: Document, default_id: str, digest: str) -> LoadedCase:
             raise CaseError([source.problem(("financials", index, "period"),
                                             f"financial period {period.period} is listed twice")])
         seen.add(str(period.period))
-    return LoadedCase(case, source, case.case_id or default_id, digest)
+    return LoadedCase(case, source, case.case_id or default_id, digest, plausibility_warnings(case, source))
 
 
 def problems_from_validation(exc: ValidationError, source: SourceMap, prefix: tuple = (),

@@ -78,7 +78,8 @@ class FigureCitation(_Strict):
 class FigureFile(_Strict):
     id: str
     title: Title
-    unit: Literal["money", "shares", "price", "ratio", "bool", "text", "date"]
+    unit: Literal["money", "shares", "price", "ratio", "receipts", "receipt_price", "receipts_per_share",
+                  "bool", "text", "date"]
     per_year: bool = False
     expr: str
     citation: FigureCitation | None = None
