@@ -23,8 +23,9 @@ from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValida
                       ValidationInfo, WithJsonSchema, field_validator, model_validator)
 
 from .errors import CaseError, Problem
-from .units import (DEFAULT_UNIT_CHOICES, MONEY, PRICE, RATIO, RECEIPTS, SHARES, Dim, Quantity, UnitError,
-                    canonical_text, from_number, normalize_text, parse_amount)
+from .units import (DEFAULT_UNIT_CHOICES, MONEY, PRICE, RATIO, RECEIPT_PRICE, RECEIPTS, RECEIPTS_PER_SHARE, SHARES,
+                    Dim, Quantity, UnitError, canonical_text, from_number, normalize_text, parse_amount,
+                    refuse_lookalike_digits)
 from .yamlsource import Document, SourceMap, load_file, load_text
 
 # ---------------------------------------------------------------------------------
@@ -211,17 +212,131 @@ class PriceRange(Strict):
         return self
 
 
+# Par values red chips state in their own currency: "0.004美元", "US$0.004", "HK$1", "1.00港元".
+_FOREIGN_PAR = re.compile(r"^(?:(?P<pre>US\$|USD|HK\$|HKD)\s*(?P<a>\d+(?:\.\d+)?)"
+                          r"|(?P<b>\d+(?:\.\d+)?)\s*(?P<post>美元|港元|港币|USD|HKD))$")
+_CURRENCIES = {"US$": "USD", "USD": "USD", "美元": "USD", "HK$": "HKD", "HKD": "HKD", "港元": "HKD", "港币": "HKD"}
+
+
+class ForeignParValue(Strict):
+    """每股面值 in a foreign currency (a red chip's US$0.004): kept as stated, never converted.
+    The rules that need 股本总额 in 元 then lack it; a red chip's 2.1.1 counts shares instead."""
+
+    amount: Decimal = Field(gt=0, description="The amount in that currency, e.g. 0.004")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD, HKD")
+
+    @field_validator("currency")
+    @classmethod
+    def _not_rmb(cls, value: str) -> str:
+        if value == "CNY":
+            raise ValueError("a par value in 人民币 is written as an amount, e.g. 1.00元")
+        return value
+
+
+def _par_value(value: Any, info: ValidationInfo) -> Quantity | ForeignParValue:
+    if isinstance(value, (Quantity, ForeignParValue)):
+        return value
+    if isinstance(value, dict):
+        try:
+            return ForeignParValue.model_validate(value)
+        except ValidationError as exc:
+            raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    if isinstance(value, str):
+        refuse_lookalike_digits(value)
+        match = _FOREIGN_PAR.match(normalize_text(value).replace(" ", ""))
+        if match:
+            symbol = match.group("pre") or match.group("post")
+            return ForeignParValue(amount=Decimal(match.group("a") or match.group("b")), currency=_CURRENCIES[symbol])
+    return _amount_validator(PRICE, non_negative=False, positive=True)(value, info)
+
+
+ParValue = Annotated[Quantity | ForeignParValue, PlainValidator(_par_value),
+                     PlainSerializer(lambda v: canonical_text(v) if isinstance(v, Quantity)
+                                     else f"{v.amount} {v.currency}", return_type=str),
+                     WithJsonSchema({"anyOf": [
+                         {"type": "string", "description": "In 元 ('1.00元'), or in a foreign currency: "
+                                                           "'0.004美元', 'US$0.004', 'HK$1', '1.00港元'"},
+                         {"type": "object", "properties": {"amount": {"type": "number"},
+                                                           "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+                          "required": ["amount", "currency"], "additionalProperties": False}],
+                         "description": "每股面值 (of the underlying share, for CDRs)"})]
+
+Receipts = Amount(RECEIPTS, "7,040.917万份", positive=True, whole=True)
+
+
+class DepositaryReceipts(Strict):
+    """存托凭证 (CDR): the conversion ratio and the figures a CDR filing states in 份."""
+
+    cdrs_per_share: Amount(RECEIPTS_PER_SHARE, "10份/股", positive=True) | None = Field(
+        None, description="存托凭证与基础股票的转换比例 as 份 per share (1股/10份 is 10份/股)")
+    shares_per_cdr: Amount(Dim(0, 1, -1), "0.1股/份", positive=True) | None = Field(
+        None, description="The same ratio as shares per 份 (give one of the two)")
+    new_cdrs: Receipts | None = Field(None, description="本次公开发行的存托凭证 (份); must equal new_shares × cdrs_per_share")
+    cdrs_after_issue: Receipts | None = Field(None, description="发行后存托凭证总份数 (上市规则 2.1.1 counts these)")
+    price_per_cdr: Amount(RECEIPT_PRICE, "18.94元/份", positive=True) | None = Field(
+        None, description="发行价格 per 份; the price per share is price_per_cdr × cdrs_per_share")
+
+    @model_validator(mode="after")
+    def _one_ratio(self) -> DepositaryReceipts:
+        if (self.cdrs_per_share is None) == (self.shares_per_cdr is None):
+            raise ValueError("give exactly one of cdrs_per_share (e.g. 10份/股) and shares_per_cdr (e.g. 0.1股/份)")
+        return self
+
+    @property
+    def ratio(self) -> Fraction:
+        """份 per share, exactly."""
+        if self.cdrs_per_share is not None:
+            return self.cdrs_per_share.value
+        assert self.shares_per_cdr is not None
+        return 1 / self.shares_per_cdr.value
+
+
+class Stated(Strict):
+    """Figures a document states as results (not inputs): used where the inputs are absent, and
+    cross-checked against the engine's own product where they are not."""
+
+    rd_ratio_3y: Amount(RATIO, "18.32%", non_negative=True, bare_ratio=False) | None = Field(
+        None, description="最近三年累计研发投入占最近三年累计营业收入的比例, as the filing states it without the amounts")
+    market_cap_at_issue_price: NonNegativeMoney | None = Field(
+        None, description="The market cap the document states at the issue price (发行价格乘以发行后总股数); "
+                          "checked against issue price × post-issue shares to the document's last digit")
+
+
 class Offering(Strict):
     """Shares before and in the offering; the price once it is known."""
 
-    par_value: PositivePrice = Field(description="每股面值, e.g. 1.00元")
+    par_value: ParValue = Field(description="每股面值, e.g. 1.00元, or 0.004美元 for a red chip")
+    depositary_receipts: DepositaryReceipts | None = Field(None, description="存托凭证: set when the issue is of CDRs")
     shares_before_issue: ShareCount = Field(description="发行前总股本 in shares")
     new_shares: PositiveShareCount = Field(description="本次公开发行新股 (over-allotment excluded)")
     existing_shares_offered: ShareCount | None = Field(None, description="老股公开发售 (0 if none)")
     over_allotment_shares: ShareCount | None = Field(None, description="超额配售选择权 shares, kept out of market cap")
     expected_market_cap: NonNegativeMoney | None = Field(None, description="预计市值 at filing (the sponsor's estimate)")
-    issue_price: PositivePrice | None = Field(None, description="发行价格 once priced")
+    issue_price: PositivePrice | None = Field(None, description="发行价格 once priced (per share; for CDRs "
+                                                                "price_per_cdr gives it)")
     price_range: PriceRange | None = Field(None, description="发行价格区间; judged at its lower bound")
+
+    @model_validator(mode="after")
+    def _receipts_agree(self) -> Offering:
+        cdr = self.depositary_receipts
+        if cdr is None:
+            return self
+        if cdr.new_cdrs is not None and cdr.new_cdrs.value != self.new_shares.value * cdr.ratio:
+            raise ValueError(f"depositary_receipts.new_cdrs ({canonical_text(cdr.new_cdrs)}份) is not new_shares "
+                             f"({canonical_text(self.new_shares)}股) × {canonical_text(Quantity(cdr.ratio, RATIO))}份/股")
+        if cdr.price_per_cdr is not None and self.issue_price is not None \
+                and cdr.price_per_cdr.value * cdr.ratio != self.issue_price.value:
+            raise ValueError("issue_price is not depositary_receipts.price_per_cdr × cdrs_per_share")
+        return self
+
+    def price_per_share(self) -> Quantity | None:
+        """发行价格 per share: stated, or from the price per 份 of a CDR issue."""
+        if self.issue_price is not None:
+            return self.issue_price
+        cdr = self.depositary_receipts
+        if cdr is not None and cdr.price_per_cdr is not None:
+            return Quantity(cdr.price_per_cdr.value * cdr.ratio, PRICE)
+        return None
 
 
 _PERIOD = re.compile(r"^(?P<year>\d{4})(?:(?P<half>H1)|Q(?P<quarter>[1-3])|M(?P<m1>\d{1,2})-(?P<m2>\d{1,2}))?$")
@@ -235,6 +350,11 @@ class FinancialPeriod(Strict):
     revenue: NonNegativeMoney | None = Field(None, description="营业收入")
     net_profit_parent: Money | None = Field(None, description="归属于母公司所有者的净利润")
     net_profit_parent_deducted: Money | None = Field(None, description="扣除非经常性损益后归属于母公司所有者的净利润")
+    net_profit_lower: Money | None = Field(None, description="扣除非经常性损益前后孰低的净利润, when the filing states only "
+                                                            "that one figure (used when the 归母 pair is absent)")
+    net_profit_consolidated: Money | None = Field(None, description="净利润 (合并, all owners): reported; used for "
+                                                                   "net_profit only when no 归母 figure is stated")
+    net_profit_consolidated_deducted: Money | None = Field(None, description="扣除非经常性损益后的净利润 (合并)")
     rd_investment: NonNegativeMoney | None = Field(None, description="研发投入")
     operating_cash_flow: Money | None = Field(None, description="经营活动产生的现金流量净额")
 
@@ -332,6 +452,7 @@ class Case(Strict):
                                        description="Subscription results (申购、回拨、缴款)")
     scitech: SciTech = Field(default_factory=SciTech, description="Sci-tech attribute facts (科创属性)")
     sponsor: Sponsor = Field(default_factory=Sponsor, description="The sponsor and cross-holdings (保荐机构)")
+    stated: Stated = Field(default_factory=Stated, description="Results the documents state (R&D ratio, market cap)")
     sources: list[str] = Field(default_factory=list, description="Where the figures come from")
 
     @field_validator("chosen_standard")
@@ -365,7 +486,8 @@ def _offering_fact(field_name: str, dim: Dim) -> FactSpec:
     return FactSpec(field_name, "quantity", dim, description=Offering.model_fields[field_name].description or "")
 
 
-PER_YEAR_FIELDS = ("revenue", "net_profit_parent", "net_profit_parent_deducted", "rd_investment", "operating_cash_flow")
+PER_YEAR_FIELDS = ("revenue", "net_profit_parent", "net_profit_parent_deducted", "net_profit_lower",
+                   "net_profit_consolidated", "net_profit_consolidated_deducted", "rd_investment", "operating_cash_flow")
 
 INPUT_FACTS: dict[str, FactSpec] = {
     spec.name: spec
@@ -389,6 +511,15 @@ INPUT_FACTS: dict[str, FactSpec] = {
         _offering_fact("expected_market_cap", MONEY),
         _offering_fact("issue_price", PRICE),
         FactSpec("price_range_low", "quantity", PRICE, description="Lower bound of the price range"),
+        FactSpec("par_value_currency", "text", description="Currency of the par value: CNY, or e.g. USD for a red chip"),
+        FactSpec("depositary_receipts", "bool", description="The issue is of 存托凭证 (CDRs)", default=False),
+        FactSpec("cdrs_per_share", "quantity", RECEIPTS_PER_SHARE, description="存托凭证 per underlying share (份/股)"),
+        FactSpec("new_cdrs", "quantity", RECEIPTS, description="本次公开发行的存托凭证 (份)"),
+        FactSpec("cdrs_after_issue", "quantity", RECEIPTS, description="发行后存托凭证总份数"),
+        FactSpec("price_per_cdr", "quantity", RECEIPT_PRICE, description="发行价格 per 份"),
+        FactSpec("stated_rd_ratio_3y", "quantity", RATIO, description=Stated.model_fields["rd_ratio_3y"].description or ""),
+        FactSpec("stated_market_cap_at_issue_price", "quantity", MONEY,
+                 description=Stated.model_fields["market_cap_at_issue_price"].description or ""),
         FactSpec("strategic_investors", "quantity", RATIO, description="战略投资者家数 (count)"),
         *(FactSpec(name, "quantity", SHARES, description=Placement.model_fields[name].description or "")
           for name in ("strategic_shares", "offline_initial_shares", "sponsor_coinvestment_shares")),
@@ -430,6 +561,7 @@ class CaseFacts:
 def case_facts(case: Case) -> CaseFacts:
     """Flatten a validated case into the vocabulary of `INPUT_FACTS`."""
     offering = case.offering
+    cdr = offering.depositary_receipts
     scalars: dict[str, Any] = {
         "stage": case.evaluation.stage.value,
         "evaluation_date": case.evaluation.date,
@@ -441,13 +573,21 @@ def case_facts(case: Case) -> CaseFacts:
         "listed_abroad": case.issuer.listed_abroad,
         "pharmaceutical": case.issuer.pharmaceutical,
         "chosen_standard": case.chosen_standard,
-        "par_value": offering.par_value,
+        "par_value": offering.par_value if isinstance(offering.par_value, Quantity) else None,
+        "par_value_currency": offering.par_value.currency if isinstance(offering.par_value, ForeignParValue) else "CNY",
+        "depositary_receipts": offering.depositary_receipts is not None,
+        "cdrs_per_share": Quantity(cdr.ratio, RECEIPTS_PER_SHARE) if cdr else None,
+        "new_cdrs": cdr.new_cdrs if cdr else None,
+        "cdrs_after_issue": cdr.cdrs_after_issue if cdr else None,
+        "price_per_cdr": cdr.price_per_cdr if cdr else None,
+        "stated_rd_ratio_3y": case.stated.rd_ratio_3y,
+        "stated_market_cap_at_issue_price": case.stated.market_cap_at_issue_price,
         "shares_before_issue": offering.shares_before_issue,
         "new_shares": offering.new_shares,
         "existing_shares_offered": offering.existing_shares_offered,
         "over_allotment_shares": offering.over_allotment_shares,
         "expected_market_cap": offering.expected_market_cap,
-        "issue_price": offering.issue_price,
+        "issue_price": offering.price_per_share(),
         "price_range_low": offering.price_range.low if offering.price_range else None,
         **{name: getattr(case.placement, name) for name in Placement.model_fields},
         **{name: getattr(case.subscription, name) for name in Subscription.model_fields},
@@ -503,7 +643,33 @@ def plausibility_warnings(case: Case, source: SourceMap) -> tuple[Problem, ...]:
         if price is not None and price.value < _MIN_PRICE:
             out.append(source.problem(("offering", name), f"an issue price below 0.01元 per share "
                                       f"({canonical_text(price)}元): is the unit right?"))
+    out += _stated_market_cap_check(case, source)
     return tuple(out)
+
+
+def stated_rounding(value: Fraction) -> Fraction:
+    """Half a unit of the last digit a stated amount shows: 1,959.66亿元 (a multiple of 0.01亿元 =
+    1万元) is exact to ±50万元; 30亿元 to ±5亿元. Amounts are in base units (元)."""
+    step = Fraction(1, 100)
+    while step < 10**12 and value % (step * 10) == 0:
+        step *= 10
+    return step / 2 if value else Fraction(0)
+
+
+def _stated_market_cap_check(case: Case, source: SourceMap) -> list[Problem]:
+    stated, price = case.stated.market_cap_at_issue_price, case.offering.price_per_share()
+    if stated is None or price is None:
+        return []
+    shares = case.offering.shares_before_issue.value + case.offering.new_shares.value
+    computed = price.value * shares
+    tolerance = stated_rounding(stated.value)
+    if abs(computed - stated.value) <= tolerance:
+        return []
+    return [source.problem(("stated", "market_cap_at_issue_price"),
+                           f"the document states {canonical_text(stated)}元 but issue price × post-issue shares is "
+                           f"{canonical_text(Quantity(computed, MONEY))}元, more than its rounding "
+                           f"(±{canonical_text(Quantity(tolerance, MONEY))}元) apart",
+                           expected="the product, rounded as the document rounds")]
 
 
 def load_case(path: str | Path) -> LoadedCase:

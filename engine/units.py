@@ -78,6 +78,7 @@ UNITS: dict[str, Unit] = {
         Unit("亿份", Fraction(100_000_000), RECEIPTS),
         Unit("元/份", Fraction(1), RECEIPT_PRICE),
         Unit("份/股", Fraction(1), RECEIPTS_PER_SHARE),
+        Unit("股/份", Fraction(1), Dim(0, 1, -1)),
         Unit("%", Fraction(1, 100), RATIO),
         Unit("倍", Fraction(1), RATIO),
         # counts (patents, staff, investors) are plain numbers; the word is for the reader
@@ -168,7 +169,7 @@ def parse_amount(text: str, *, dim: Dim | None = None, default_unit: str | None 
     A number without a unit takes `default_unit` (declared once for the file); without
     one it is refused. `dim`, when given, is the dimension the field requires.
     """
-    _refuse_lookalike_digits(str(text))
+    refuse_lookalike_digits(str(text))
     raw = normalize_text(str(text))
     match = _AMOUNT.match(raw)
     if not match:
@@ -204,7 +205,7 @@ def _shorten(text: str) -> str:
     return text if len(text) <= 40 else text[:20] + "…" + text[-10:]
 
 
-def _refuse_lookalike_digits(text: str) -> None:
+def refuse_lookalike_digits(text: str) -> None:
     """Superscript, subscript, circled or fraction digits (a footnote mark copied from a PDF, e.g.
     '6.0²') would become plain digits under NFKC and silently change the number: refuse them."""
     for ch in text:
