@@ -125,7 +125,8 @@ Count = Annotated[Quantity, PlainValidator(_whole_count), PlainSerializer(canoni
 # Labels of listing standards: "2.1.2（四）", "2.1.2(4)" and "2.1.2(四)" are one standard.
 
 _CN_NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-_STANDARD = re.compile(r"^(\d+(?:\.\d+)*)\s*(?:\((\w+)\))?$")
+# An article number (2.1.2) or a CSRC announcement (证监会公告〔2020〕26号, the listed-abroad red-chip routes).
+_STANDARD = re.compile(r"^(\d+(?:\.\d+)*|证监会公告〔\d{4}〕\d+号)\s*(?:\((\w+)\))?$")
 
 
 def normalize_standard(label: str) -> str:
@@ -133,7 +134,7 @@ def normalize_standard(label: str) -> str:
     text = normalize_text(label)
     match = _STANDARD.match(text)
     if not match:
-        raise ValueError(f"'{label}' is not a standard label such as 2.1.2（四） or 2.1.3(1)")
+        raise ValueError(f"'{label}' is not a standard label such as 2.1.2（四）, 2.1.3(1) or 证监会公告〔2020〕26号（二）")
     article, item = match.group(1), match.group(2)
     if item is None:
         return article
@@ -517,7 +518,7 @@ INPUT_FACTS: dict[str, FactSpec] = {
         FactSpec("joint_stock_since", "date", description=Issuer.model_fields["joint_stock_since"].description or ""),
         FactSpec("converted_at_book_value", "bool",
                  description=Issuer.model_fields["converted_at_book_value"].description or ""),
-        FactSpec("red_chip", "bool", description="红筹企业"),
+        FactSpec("red_chip", "bool", description="红筹企业 (not stated: not a red chip)", default=False),
         FactSpec("weighted_voting_rights", "bool", description="表决权差异安排"),
         FactSpec("listed_abroad", "bool", description="Already listed abroad"),
         FactSpec("pharmaceutical", "bool", description="医药行业企业"),
