@@ -311,7 +311,7 @@ def _consequences_result(part: str, title_zh: str, title_en: str, results: list[
 def _part_result(part: str, title_zh: str, title_en: str, counts: bool, results: list[RuleResult],
                  on: dt.date | None = None) -> PartResult:
     """Not eligible if a counted rule fails; else undetermined if one is undetermined; else eligible."""
-    counted = [r for r in results if not r.informational and r.status not in NOT_COUNTED]
+    counted = [r for r in results if not r.informational and not r.guideline and r.status not in NOT_COUNTED]
     if results and all(r.status == Status.not_in_force for r in results):
         summary = f"not encoded for {on.isoformat() if on else 'this date'}: no rule of this part is in force then"
         ended = sorted({r.reason for r in results})
@@ -342,6 +342,9 @@ def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str
             fired: tuple[str, ...] = ()) -> RuleResult:
     if missing_reasons:
         reason = reason + " (" + "; ".join(missing_reasons) + ")"
+    guideline = rule.severity == "guideline"
+    if guideline and status == Status.failed:
+        reason = "exceeds the guideline (原则上: a presumption the offering plan may rebut, not a bar): " + reason
     return RuleResult(
         rule_id=rule.id, part=rule.part, title_zh=rule.title.zh, title_en=rule.title.en, status=status,
         reason=reason,
@@ -349,7 +352,7 @@ def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str
         condition=version.condition_text if version else None,
         applies_when=version.applies_when_text if version else None,
         comparisons=comparisons, applicability=applicability, figures=figures, missing=missing,
-        group=rule.group, standard=rule.standard,
+        group=rule.group, standard=rule.standard, guideline=guideline,
         durable_rules_fired=fired)
 
 

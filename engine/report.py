@@ -216,6 +216,8 @@ CONSEQUENCE_MARK = {Status.passed: "APPLIES", Status.failed: "DOES NOT APPLY", S
 
 def status_label(rule: RuleResult, consequence: bool = False) -> str:
     """PASS/FAIL/N/A/UNDETERMINED; for a consequence, whether it applies."""
+    if rule.guideline and rule.status == Status.failed:
+        return "EXCEEDS GUIDELINE"
     return (CONSEQUENCE_MARK if consequence else STATUS_MARK)[rule.status]
 
 
@@ -288,7 +290,8 @@ def _rule_data(result: CaseResult, rule: RuleResult) -> dict[str, Any]:
         "id": rule.rule_id, "part": rule.part, "title": {"zh": rule.title_zh, "en": rule.title_en},
         "status": rule.status.value,
         "reason": rule.reason, "counts_for_verdict": result.counts_for_verdict(rule), "standard": rule.standard,
-        "group": rule.group, "chosen": rule.chosen, "version": rule.version, "citation": citation,
+        "group": rule.group, "chosen": rule.chosen, "severity": "guideline" if rule.guideline else "condition",
+        "version": rule.version, "citation": citation,
         "condition": rule.condition, "applies_when": rule.applies_when,
         "comparisons": [_comparison_data(c) for c in rule.comparisons],
         "applicability": [_comparison_data(c) for c in rule.applicability],
