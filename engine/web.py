@@ -5,8 +5,9 @@ drag the issue price and see the market cap, the standards that hold and whether
 aborts, judge under the rules in force on another date and see what changed; download the HTML
 report, the JSON and the case as edited. Every answer is the engine's: the text goes through the
 same safe loader as a case file (`load_case_text`), the evaluation through durable_rules
-(`Evaluator`, `evaluate_priced`), the break-even prices through `pricing`, the report through
-`report.format_html`, the changes through `revision`. The browser only displays.
+(`Evaluator`, as `evaluate_priced` does), the break-even prices through `pricing` (kept per case
+text, as they do not depend on the price), the report through `report.format_html`, the changes
+through `revision`. The browser only displays.
 
 Nothing leaves the machine: the page and its script and style are served by the app (no CDN, no
 fonts or images fetched), a Content-Security-Policy forbids any other origin, the server answers
@@ -25,7 +26,7 @@ import ipaddress
 import json
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -45,10 +46,10 @@ from starlette.templating import Jinja2Templates
 from .case import LoadedCase, Stage, load_case_text
 from .errors import InputError, InternalError, Problem
 from .evaluation import Evaluator
-from .pricing import aborts, at_price, break_even_prices, evaluate_priced
+from .pricing import aborts, at_price, break_even_prices
 from .report import ABORT_TEXT, VERDICT_TEXT, break_even_row, exit_code, format_html, format_json, sweep_json, yuan
-from .results import CaseResult
-from .revision import case_impacts, changed_rules
+from .results import BreakEven, CaseResult
+from .revision import case_impact, changed_rules
 from .rulebook import Rulebook, load_rulebook
 from .units import MONEY, Quantity
 
@@ -56,6 +57,7 @@ HERE = Path(__file__).resolve().parent
 MAX_BODY_BYTES = 512 * 1024  # a case file is a few KiB; the YAML loader's own limit is 2 MiB
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 DEFAULT_CASE = "qingcloud-pricing"
+BREAK_EVEN_CACHE = 64  # case texts whose break-even prices are kept
 SCALE_MARGIN = Decimal("0.2")  # the slider spans 20% below the lowest marked price to 20% above the highest
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                            "img-src 'self' data:; connect-src 'self'; frame-src 'self'; base-uri 'none'; "
@@ -195,6 +197,7 @@ class Workbench:
         self.evaluator = Evaluator(rulebook)
         self.lock = threading.Lock()  # durable_rules sessions are driven synchronously, one at a time
         self.cases = {p.stem: p for p in sorted(cases_dir.glob("*.yaml"))} if cases_dir else {}
+        self._break_even: dict[tuple[str, dt.date], tuple[BreakEven, ...]] = {}
 
     def close(self) -> None:
         self.evaluator.close()
@@ -202,11 +205,9 @@ class Workbench:
     def judge(self, query: Query) -> dict[str, Any]:
         """Everything the page shows for one state of the editor, slider and date picker."""
         with self.lock:
-            loaded = load_case_text(query.text, query.filename)
-            priced = at_price(loaded, query.price) if query.price is not None else loaded
-            result = evaluate_priced(self.evaluator, priced, as_of=query.as_of)
+            loaded, priced, result, break_even = self._evaluate(query)
             data = self._result_data(result)
-            data["pricing"] = self._pricing(loaded, priced, result, query.price)
+            data["pricing"] = self._pricing(loaded, priced, result, break_even, query.price)
             data["revision"] = self._revision(priced, result, query.as_of) if query.as_of else None
         return data
 
@@ -215,10 +216,23 @@ class Workbench:
         if kind == "yaml":
             return query.filename if query.filename.endswith((".yaml", ".yml")) else query.filename + ".yaml", query.text
         with self.lock:
-            loaded = load_case_text(query.text, query.filename)
-            priced = at_price(loaded, query.price) if query.price is not None else loaded
-            result = evaluate_priced(self.evaluator, priced, as_of=query.as_of)
+            result = self._evaluate(query)[2]
         return result.case_id + DOWNLOADS[kind][1], (format_html if kind == "html" else format_json)(result)
+
+    def _evaluate(self, query: Query) -> tuple[LoadedCase, LoadedCase, CaseResult, tuple[BreakEven, ...]]:
+        """`evaluate_priced` at the slider's price, with the break-even prices kept per case text and date:
+        they do not depend on the price (the search sets it), so a slider move does not search again."""
+        loaded = load_case_text(query.text, query.filename)
+        priced = at_price(loaded, query.price) if query.price is not None else loaded
+        result = self.evaluator.evaluate(priced, as_of=query.as_of)
+        key = (loaded.text_sha256, result.as_of)
+        break_even = self._break_even.pop(key, None) or break_even_prices(self.evaluator, loaded, result.as_of)
+        self._break_even[key] = break_even  # most recent last; the oldest goes first
+        while len(self._break_even) > BREAK_EVEN_CACHE:
+            del self._break_even[next(iter(self._break_even))]
+        if priced.case.evaluation.stage != Stage.filing:
+            result = replace(result, break_even=break_even)  # what evaluate_priced adds
+        return loaded, priced, result, break_even
 
     @staticmethod
     def _result_data(result: CaseResult) -> dict[str, Any]:
@@ -228,14 +242,14 @@ class Workbench:
                 "exit_code": exit_code(result), "summary": result.summary,
                 "chosen_standard": result.chosen_standard, "standards_holding": list(result.standards_holding),
                 "parts": [{"id": p.part, "title": f"{p.title_zh} {p.title_en}", "verdict": p.verdict.value,
-                           "counts": p.counts, "summary": p.summary} for p in result.parts],
+                           "counts": p.counts, "applicable": p.applicable, "summary": p.summary} for p in result.parts],
                 "report_html": format_html(result)}
 
-    def _pricing(self, loaded: LoadedCase, priced: LoadedCase, result: CaseResult,
+    @staticmethod
+    def _pricing(loaded: LoadedCase, priced: LoadedCase, result: CaseResult, break_even: tuple[BreakEven, ...],
                  price: Decimal | None) -> dict[str, Any]:
         """The slider's state: the price, market cap, standards holding and abort at it, the break-even marks."""
         case_price = own_price(loaded)
-        break_even = result.break_even or break_even_prices(self.evaluator, loaded, result.as_of)
         marks = []
         for item in break_even:
             label, shown, detail = break_even_row(item)
@@ -266,7 +280,8 @@ class Workbench:
         """What `rules diff --old <case date> --new <as-of>` says for this case."""
         case_date = priced.case.evaluation.date
         changes = changed_rules(self.rulebook, case_date, self.rulebook, as_of)
-        impact = case_impacts(self.evaluator, None, self.evaluator, as_of, [priced])[0]
+        # as `case_impacts` does, with the result under `as_of` the page already has
+        impact = case_impact(priced, self.evaluator.evaluate(priced), result)
         return {"old": case_date.isoformat(), "new": as_of.isoformat(),
                 "changes": [{"rule_id": c.rule_id, "old": c.old or "not in force", "new": c.new or "not in force",
                              "details": list(c.details)} for c in changes],

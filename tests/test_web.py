@@ -14,7 +14,7 @@ from engine import load_case_text
 from engine.cli import main
 from engine.pricing import at_price, break_even_prices, evaluate_priced
 from engine.report import format_html, format_json
-from engine.revision import changed_rules
+from engine.revision import case_impacts, changed_rules
 from engine.web import create_app, is_loopback
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +96,7 @@ def test_the_price_decides_the_abort_through_the_engine(client, evaluator):
     from decimal import Decimal
 
     assert low["report_html"] == format_html(evaluate_priced(evaluator, at_price(loaded, Decimal("63.20"))))
+    assert high["report_html"] == format_html(evaluate_priced(evaluator, at_price(loaded, Decimal("63.21"))))
     # the marks on the scale are the engine's break-even prices, and the scale holds them all
     engine = break_even_prices(evaluator, loaded, loaded.case.evaluation.date)
     marks = {m["standard"]: m for m in low["pricing"]["break_even"]}
@@ -117,7 +118,7 @@ def test_the_case_price_and_a_case_at_filing(client):
     assert priced["pricing"]["at"]["issuance"] == "ABORT"
 
 
-def test_as_of_shows_what_rules_diff_shows(client, rulebook):
+def test_as_of_shows_what_rules_diff_shows(client, rulebook, evaluator):
     _, data = evaluate(client, as_of="2024-06-01")
     revision = data["revision"]
     assert data["as_of"] == "2024-06-01" and revision["old"] == "2021-03-01"
@@ -126,6 +127,11 @@ def test_as_of_shows_what_rules_diff_shows(client, rulebook):
     expected = changed_rules(rulebook, dt.date(2021, 3, 1), rulebook, dt.date(2024, 6, 1))
     assert [c["rule_id"] for c in revision["changes"]] == [c.rule_id for c in expected]
     assert revision["new_verdict"] == data["verdict"]
+    [impact] = case_impacts(evaluator, None, evaluator, dt.date(2024, 6, 1),
+                            [load_case_text(PRICING, "qingcloud-pricing.yaml")])
+    assert (revision["old_verdict"], revision["new_verdict"]) == (impact.old_verdict, impact.new_verdict)
+    assert [(f["rule_id"], f["old"], f["new"]) for f in revision["flips"]] == \
+        [(f.rule_id, f.old, f.new) for f in impact.flips] != []
     assert evaluate(client)[1]["revision"] is None
 
 

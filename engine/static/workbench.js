@@ -69,7 +69,7 @@
     $("summary").textContent = data.summary;
     const parts = $("parts");
     parts.replaceChildren(...data.parts.map((p) => {
-      const item = el("li", null, p.verdict);
+      const item = el("li", null, p.applicable ? p.verdict : "not_applicable");
       item.append(el("b", p.title + ": "), el("span", p.summary + (p.counts ? "" : " (reported only)")));
       return item;
     }));
