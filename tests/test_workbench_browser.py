@@ -83,7 +83,8 @@ def test_price_slider_abort_and_proceed_then_a_broken_case(browser):
     assert _by_id(driver, "verdict").text == "NOT ELIGIBLE"
     assert _by_id(driver, "market-cap").text == "2,999,609,460.00元"
     assert _by_id(driver, "holding").text == "2.1.2(2)"
-    assert "abort.market-cap" in _report_text(driver) and "NOT ELIGIBLE" in _report_text(driver)
+    tools.wait_for(driver, lambda d: "NOT ELIGIBLE" in _report_text(d), "the report at 63.20元")  # srcdoc loads apart
+    assert "abort.market-cap" in _report_text(driver)
 
     # one step of the slider up (one fen): 63.21元, the break-even price, and the issuance proceeds
     _by_id(driver, "price-slider").send_keys(Keys.ARROW_RIGHT)
@@ -98,6 +99,15 @@ def test_price_slider_abort_and_proceed_then_a_broken_case(browser):
     tools.wait_for(driver, lambda d: not _by_id(d, "revision").get_attribute("hidden")
                    and "2024-06-01" in _by_id(d, "revision-dates").text, "the revision panel")
     assert "issuance.10" in _by_id(driver, "revision-changes").text
+
+    # upload a case file: its text goes into the editor and is judged (the as-of date still applies)
+    _by_id(driver, "as-of-clear").click()
+    _by_id(driver, "upload").send_keys(str(ROOT / "cases" / "std5-biotech.yaml"))
+    tools.wait_for(driver, tools.text_of("filename", "std5-biotech.yaml"), "the uploaded file's name")
+    tools.wait_for(driver, tools.text_of("verdict", "ELIGIBLE"), "the uploaded case judged")
+    assert _by_id(driver, "editor").get_attribute("value") == \
+        (ROOT / "cases" / "std5-biotech.yaml").read_text(encoding="utf-8")
+    tools.wait_for(driver, lambda d: "std5-biotech" in _report_text(d), "the uploaded case's report")
 
     # a broken case: the error with its line and field, next to the text; the gutter marks the line
     text = (ROOT / "cases" / "qingcloud-pricing.yaml").read_text(encoding="utf-8")
