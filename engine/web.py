@@ -46,7 +46,7 @@ from starlette.templating import Jinja2Templates
 from .case import LoadedCase, Stage, load_case_text
 from .errors import InputError, InternalError, Problem
 from .evaluation import Evaluator
-from .pricing import aborts, at_price, break_even_prices
+from .pricing import MAX_PRICE_FEN, aborts, at_price, break_even_prices
 from .report import ABORT_TEXT, VERDICT_TEXT, break_even_row, exit_code, format_html, format_json, sweep_json, yuan
 from .results import BreakEven, CaseResult
 from .revision import case_impact, changed_rules
@@ -58,6 +58,7 @@ MAX_BODY_BYTES = 512 * 1024  # a case file is a few KiB; the YAML loader's own l
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 DEFAULT_CASE = "qingcloud-pricing"
 BREAK_EVEN_CACHE = 64  # case texts whose break-even prices are kept
+MAX_PRICE = Decimal(MAX_PRICE_FEN) / 100  # the break-even search's own ceiling
 SCALE_MARGIN = Decimal("0.2")  # the slider spans 20% below the lowest marked price to 20% above the highest
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                            "img-src 'self' data:; connect-src 'self'; frame-src 'self'; base-uri 'none'; "
@@ -137,8 +138,9 @@ def parse_price(value: Any) -> Decimal | None:
         price = Decimal(str(value).replace(",", "").strip().removesuffix("元/股").removesuffix("元"))
     except InvalidOperation:
         raise _refused(400, f"'{value}' is not a price", field="price", expected="e.g. 63.20") from None
-    if not price.is_finite() or price <= 0 or price > Decimal(10) ** 10:
-        raise _refused(400, f"'{value}' is not a positive price", field="price", expected="e.g. 63.20")
+    if not price.is_finite() or price <= 0 or price > MAX_PRICE:
+        raise _refused(400, f"'{value}' is not a price", field="price",
+                       expected=f"more than 0 and at most {MAX_PRICE:,}元 per share")
     return price
 
 
@@ -146,7 +148,8 @@ def parse_date(value: Any) -> dt.date | None:
     if value is None or value == "":
         return None
     try:
-        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+        if isinstance(value, str):
+            return dt.date.fromisoformat(value)
     except ValueError:
         pass
     raise _refused(400, f"'{value}' is not a date", field="as_of", expected="a date such as 2021-03-16")
@@ -357,12 +360,13 @@ def create_app(rules_dir: str | Path | None = None, *, rulebook: Rulebook | None
     async def page(request: Request) -> Response:
         name = request.query_params.get("case", DEFAULT_CASE)
         path = bench.cases.get(name)
-        notice = None if path else f"no bundled case named '{name}'"
+        asked = "case" in request.query_params
+        notice = f"no bundled case named '{name}'" if asked and path is None else None
         return templates.TemplateResponse(request, "workbench.html", {
             "cases": list(bench.cases), "selected": name if path else None,
             "text": path.read_text(encoding="utf-8") if path else "", "filename": path.name if path else "case.yaml",
             "notice": notice, "rulebook": bench.rulebook, "max_kib": max_body_bytes // 1024,
-        }, status_code=200 if path or "case" not in request.query_params else 404)
+        }, status_code=404 if notice else 200)
 
     async def list_cases(request: Request) -> Response:
         return SafeJSONResponse({"cases": list(bench.cases)})

@@ -155,7 +155,9 @@ def test_a_broken_case_is_an_answer_with_its_place(client):
     (json.dumps({"text": PRICING, "price": "abc"}).encode(), "price"),
     (json.dumps({"text": PRICING, "price": "-1"}).encode(), "price"),
     (json.dumps({"text": PRICING, "price": True}).encode(), "price"),
+    (json.dumps({"text": PRICING, "price": "1e11"}).encode(), "price"),
     (json.dumps({"text": PRICING, "as_of": "2021-02-30"}).encode(), "as_of"),
+    (json.dumps({"text": PRICING, "as_of": 20210301}).encode(), "as_of"),
 ])
 def test_bad_requests_are_refused_with_the_field(client, body, field):
     response = client.post("/api/evaluate", content=body, headers={"content-type": "application/json"})
