@@ -273,3 +273,11 @@ def test_serve_reports_a_broken_rules_directory(tmp_path):
     (tmp_path / "rulebook.yaml").write_text("name: x\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["serve", "--rules", str(tmp_path)])
     assert result.exit_code == 2 and "rulebook.yaml" in result.output and "Traceback" not in result.output
+
+
+def test_without_bundled_cases_the_page_starts_empty(rulebook, tmp_path):
+    client = TestClient(create_app(rulebook=rulebook, cases_dir=tmp_path), base_url=BASE)
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="notice"' not in page.text
+    assert client.get("/api/cases").json() == {"cases": []}
+    assert client.get("/api/cases/qingcloud-pricing").status_code == 404
