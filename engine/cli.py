@@ -385,9 +385,7 @@ def diff_rules(cases: tuple[Path, ...], old_date: dt.date | None, new_date: dt.d
 def serve(port: int, host: str, allow_remote: bool, rules_dir: Path | None) -> None:
     """Start the workbench in the browser: edit a case, see the verdict live, drag the issue price."""
     try:
-        import uvicorn
-
-        from .web import create_app, is_loopback
+        from .web import create_app, is_loopback, listen, serve as run_server
     except ImportError as error:
         raise click.ClickException(f"the workbench needs the 'web' extra ({error.name} is missing): "
                                    "pip install 'star-listing[web]'") from None
@@ -399,10 +397,13 @@ def serve(port: int, host: str, allow_remote: bool, rules_dir: Path | None) -> N
                    "(no authentication)", err=True)
     with _input_errors():
         app = create_app(rules_dir, allow_remote=not is_loopback(host))
+    try:
+        sock = listen(host, port)
+    except OSError as error:
+        raise click.UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     shown = "127.0.0.1" if host == "localhost" else f"[{host}]" if ":" in host else host
-    click.echo(f"check-listing workbench on http://{shown}:{port}/ "
-               "(Ctrl-C to stop)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    click.echo(f"check-listing workbench on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
+    run_server(app, sock)
 
 
 class _input_errors:

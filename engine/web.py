@@ -25,6 +25,7 @@ import datetime as dt
 import ipaddress
 import json
 import re
+import socket
 import threading
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -76,6 +77,26 @@ def bundled_cases_dir() -> Path | None:
         if candidate.is_dir():
             return candidate
     return None
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port) and listening; `OSError` when the address is taken or not ours."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)  # connections queue from now on, before the server accepts them
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(app: Starlette, sock: socket.socket) -> None:
+    """Run the app under uvicorn on a listening socket until interrupted."""
+    import uvicorn
+
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
 
 
 def is_loopback(host: str) -> bool:

@@ -18,7 +18,6 @@ import argparse
 import importlib.util
 import json
 import shutil
-import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout: the engine beside this script
 DRIVERS = ("chromedriver", "chromium-driver")
 WAIT_SECONDS = 20  # every wait is explicit and bounded
 
@@ -60,10 +60,9 @@ def start_server(app: Any) -> tuple[str, Callable[[], None]]:
     """Serve `app` on a free 127.0.0.1 port in a thread; (base URL, stop)."""
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)  # connections queue from now on, before uvicorn accepts them
+    from engine.web import listen
+
+    sock = listen("127.0.0.1", 0)  # connections queue from now on, before uvicorn accepts them
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -136,7 +135,6 @@ def set_price(driver, price: str) -> None:
 
 
 def screenshot(out: Path) -> int:
-    sys.path.insert(0, str(ROOT))
     from engine.web import create_app
 
     reason = missing_tools()

@@ -255,18 +255,39 @@ def test_is_loopback():
 
 
 def test_serve_binds_loopback_and_needs_a_flag_for_anything_else(monkeypatch):
-    import uvicorn
+    import engine.web
 
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
+
+    def record(app, sock):
+        calls.append(sock.getsockname())
+        sock.close()
+
+    monkeypatch.setattr(engine.web, "serve", record)
+    real_listen = engine.web.listen
     runner = CliRunner()
-    ok = runner.invoke(main, ["serve", "--port", "8799"])
-    assert ok.exit_code == 0 and calls[-1]["host"] == "127.0.0.1" and calls[-1]["port"] == 8799
-    assert "http://127.0.0.1:8799/" in ok.output
+    ok = runner.invoke(main, ["serve", "--port", "0"])
+    assert ok.exit_code == 0 and calls[-1][0] == "127.0.0.1" and calls[-1][1] > 0
+    assert f"http://127.0.0.1:{calls[-1][1]}/" in ok.output
     refused = runner.invoke(main, ["serve", "--host", "0.0.0.0"])
     assert refused.exit_code == 2 and "--allow-remote" in refused.output and len(calls) == 1
+    asked = []  # the test binds loopback only: the address asked for is recorded, a loopback socket served
+    monkeypatch.setattr(engine.web, "listen", lambda host, port: asked.append(host) or real_listen("127.0.0.1", 0))
     remote = runner.invoke(main, ["serve", "--host", "0.0.0.0", "--allow-remote"])
-    assert remote.exit_code == 0 and "warning: binding 0.0.0.0" in remote.output and calls[-1]["host"] == "0.0.0.0"
+    assert remote.exit_code == 0 and "warning: binding 0.0.0.0" in remote.output and asked == ["0.0.0.0"]
+
+
+def test_serve_on_a_port_in_use_is_a_usage_error(monkeypatch):
+    import engine.web
+
+    monkeypatch.setattr(engine.web, "serve", lambda app, sock: pytest.fail("served on a taken port"))
+    taken = engine.web.listen("127.0.0.1", 0)
+    try:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--port", str(port)])
+    finally:
+        taken.close()
+    assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.output
 
 
 def test_serve_reports_a_broken_rules_directory(tmp_path):
@@ -281,3 +302,27 @@ def test_without_bundled_cases_the_page_starts_empty(rulebook, tmp_path):
     assert page.status_code == 200 and 'id="notice"' not in page.text
     assert client.get("/api/cases").json() == {"cases": []}
     assert client.get("/api/cases/qingcloud-pricing").status_code == 404
+
+
+def test_check_listing_serve_answers_on_loopback():
+    """The command itself, as a process: it prints its address, serves the page there, stops on SIGTERM."""
+    import re
+    import select
+    import subprocess
+    import sys
+    import urllib.request
+
+    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", "0"], cwd=ROOT,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([process.stderr], [], [], 60)
+        assert ready, "check-listing serve printed nothing in 60 s"
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", process.stderr.readline())
+        assert match
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never a proxy
+        with opener.open(match.group(0), timeout=30) as response:
+            assert response.status == 200 and "STAR Market workbench" in response.read().decode("utf-8")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stderr.close()
