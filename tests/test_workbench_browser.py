@@ -136,3 +136,25 @@ def test_a_request_elsewhere_is_refused_by_the_page_policy_and_logged(browser):
     assert any("Content Security Policy" in entry["message"] for entry in logs)
     assert tools.foreign_requests([base + "/api/evaluate", "data:,", "http://192.0.2.1/x"], base) == \
         ["http://192.0.2.1/x"]
+
+
+def test_downloads_from_the_page(browser, tmp_path):
+    """The page's buttons save the HTML report, the JSON and the case file as edited (at the slider's price)."""
+    driver, base = browser
+    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    driver.get(base + "/?case=qingcloud-pricing")
+    tools.wait_for(driver, tools.text_of("issuance", "proceeds"), "the pricing case")
+    tools.set_price(driver, "63.20")
+    tools.wait_for(driver, tools.text_of("issuance", "ABORT"), "the abort at 63.20元")
+    _paste(driver, "editor", _by_id(driver, "editor").get_attribute("value") + "# edited\n")  # downloads read it
+    names = {"html": "qingcloud-pricing.html", "json": "qingcloud-pricing.json", "yaml": "qingcloud-pricing.yaml"}
+    for kind, name in names.items():
+        driver.find_element("css selector", f"[data-download='{kind}']").click()
+        tools.wait_for(driver, lambda d: (tmp_path / name).is_file() and (tmp_path / name).stat().st_size > 0,
+                       f"{name} saved")
+    import json
+
+    assert json.loads((tmp_path / "qingcloud-pricing.json").read_text(encoding="utf-8"))["verdict"] == "not_eligible"
+    assert "NOT ELIGIBLE" in (tmp_path / "qingcloud-pricing.html").read_text(encoding="utf-8")
+    assert (tmp_path / "qingcloud-pricing.yaml").read_text(encoding="utf-8").endswith("# edited\n")
+    assert driver.get_log("browser") == []
