@@ -33,14 +33,34 @@ from .yamlsource import Document, SourceMap, load_file, load_text
 # Amount fields
 
 
+def _in_receipts(text: str) -> bool:
+    return normalize_text(text).endswith("份")
+
+
+def _receipts_as_shares(text: str, info: ValidationInfo) -> Quantity:
+    """A placement or subscription figure a CDR filing states in 份, as the underlying shares it stands
+    for (281.6366万份 at 10份/股 is 281,636.6 shares: a fraction of a share, kept exact)."""
+    ratio = (info.context or {}).get("cdrs_per_share")
+    if ratio is None:
+        raise ValueError(f"'{text}' is in 份: state offering.depositary_receipts with its cdrs_per_share "
+                         "(or shares_per_cdr) to convert it to underlying shares")
+    receipts = parse_amount(text, dim=RECEIPTS)
+    if receipts.value < 0 or receipts.value.denominator != 1:
+        raise ValueError(f"a number of 份 must be whole and not negative, got '{text}'")
+    return Quantity(receipts.value / ratio, SHARES)
+
+
 def _amount_validator(dim: Dim, *, non_negative: bool, positive: bool = False, whole: bool = False,
-                      bare_ratio: bool = True):
-    """`whole`: a count of shares (or 份) must be a whole number. `bare_ratio`: whether a number
+                      bare_ratio: bool = True, in_receipts: bool = False):
+    """`whole`: a count of shares (or 份) must be a whole number. `in_receipts`: a share figure may be
+    written in 份 (a CDR issue's placement), converted by the case's ratio. `bare_ratio`: whether a number
     without a unit may stand for a ratio (counts of patents or staff: yes; a ratio field: only
     with `units.ratio` declared, since a bare 3 could mean 3% or 300%)."""
     def validate(value: Any, info: ValidationInfo) -> Quantity:
         if isinstance(value, Quantity):
             quantity = value
+        elif dim == SHARES and in_receipts and isinstance(value, str) and _in_receipts(value):
+            return _receipts_as_shares(value, info)
         else:
             units = (info.context or {}).get("units", {})
             default = units.get(dim.name) if dim != RATIO or not bare_ratio else None
@@ -90,12 +110,12 @@ def _amount_schema(dim: Dim, example: str) -> dict[str, Any]:
 
 
 def Amount(dim: Dim, example: str, *, non_negative: bool = False, positive: bool = False, whole: bool = False,
-           bare_ratio: bool = True) -> Any:
+           bare_ratio: bool = True, in_receipts: bool = False) -> Any:
     """An annotated `Quantity` field type of dimension `dim`."""
     return Annotated[
         Quantity,
         PlainValidator(_amount_validator(dim, non_negative=non_negative, positive=positive, whole=whole,
-                                         bare_ratio=bare_ratio)),
+                                         bare_ratio=bare_ratio, in_receipts=in_receipts)),
         PlainSerializer(canonical_text, return_type=str),
         WithJsonSchema(_amount_schema(dim, example)),
     ]
@@ -105,6 +125,8 @@ Money = Amount(MONEY, "37,682.20万元")
 NonNegativeMoney = Amount(MONEY, "30亿元", non_negative=True)
 ShareCount = Amount(SHARES, "1,200万股", non_negative=True, whole=True)
 PositiveShareCount = Amount(SHARES, "1,200万股", positive=True, whole=True)
+# placement and subscription figures: in shares, or in 份 for a CDR issue (converted to underlying shares)
+OfferedCount = Amount(SHARES, "1,200万股 or 281.6366万份", non_negative=True, whole=True, in_receipts=True)
 PositivePrice = Amount(PRICE, "63.70元/股", positive=True)
 Ratio = Amount(RATIO, "25%", bare_ratio=False)
 
@@ -432,22 +454,22 @@ class Placement(Strict):
     """The offering's structure as the issuance announcement (发行公告) states it, known at pricing."""
 
     strategic_investors: Count | None = Field(None, description="战略投资者家数 (名)")
-    strategic_shares: ShareCount | None = Field(None, description="战略配售股数 (sponsor co-investment included)")
-    offline_initial_shares: ShareCount | None = Field(None, description="网下初始发行数量 (after strategic placement)")
-    sponsor_coinvestment_shares: ShareCount | None = Field(
+    strategic_shares: OfferedCount | None = Field(None, description="战略配售股数 (sponsor co-investment included)")
+    offline_initial_shares: OfferedCount | None = Field(None, description="网下初始发行数量 (after strategic placement)")
+    sponsor_coinvestment_shares: OfferedCount | None = Field(
         None, description="保荐机构相关子公司跟投股数 (the sponsor subsidiary's co-investment)")
 
 
 class Subscription(Strict):
     """What subscription produced (网上网下申购、回拨、缴款): the facts of the subscription stage."""
 
-    offline_subscribed_shares: ShareCount | None = Field(None, description="网下投资者有效申购数量")
+    offline_subscribed_shares: OfferedCount | None = Field(None, description="网下投资者有效申购数量")
     online_subscription_multiple: Ratio | None = Field(None, description="网上投资者有效申购倍数, e.g. 2,000倍")
-    clawback_shares: ShareCount | None = Field(None, description="从网下向网上回拨的股数 (0 if none)")
-    paid_shares: ShareCount | None = Field(None, description="网下和网上投资者缴款认购的股份数量合计")
+    clawback_shares: OfferedCount | None = Field(None, description="从网下向网上回拨的股数 (0 if none)")
+    paid_shares: OfferedCount | None = Field(None, description="网下和网上投资者缴款认购的股份数量合计")
     sponsor_coinvestment_done: bool | None = Field(None, description="保荐机构相关子公司已按承诺实施跟投")
-    offline_allocated_shares: ShareCount | None = Field(None, description="网下投资者获配股数 (final offline allocation)")
-    offline_locked_shares: ShareCount | None = Field(None, description="网下比例限售股数 (shares locked by the offline lock-up)")
+    offline_allocated_shares: OfferedCount | None = Field(None, description="网下投资者获配股数 (final offline allocation)")
+    offline_locked_shares: OfferedCount | None = Field(None, description="网下比例限售股数 (shares locked by the offline lock-up)")
     offline_lockup_by_proportion: bool | None = Field(
         None, description="网下限售采用比例限售方式 (true) rather than 摇号限售 (false)")
 
@@ -732,7 +754,7 @@ def _validate(document: Document, default_id: str, digest: str) -> LoadedCase:
         except ValidationError as exc:
             raise CaseError(problems_from_validation(exc, source, prefix=("units",))) from None
     try:
-        case = Case.model_validate(data, context={"units": units})
+        case = Case.model_validate(data, context={"units": units, "cdrs_per_share": _raw_cdr_ratio(data)})
     except ValidationError as exc:
         raise CaseError(problems_from_validation(exc, source, model=Case)) from None
     seen: set[str] = set()
@@ -742,6 +764,23 @@ def _validate(document: Document, default_id: str, digest: str) -> LoadedCase:
                                             f"financial period {period.period} is listed twice")])
         seen.add(str(period.period))
     return LoadedCase(case, source, case.case_id or default_id, digest, plausibility_warnings(case, source))
+
+
+def _raw_cdr_ratio(data: dict) -> Fraction | None:
+    """The CDR ratio as written, before validation (placement figures in 份 need it); None when the
+    case states none or states it badly (the model then reports that at its own place)."""
+    cdr = (data.get("offering") or {}).get("depositary_receipts") if isinstance(data.get("offering"), dict) else None
+    if not isinstance(cdr, dict):
+        return None
+    try:
+        if cdr.get("cdrs_per_share") is not None:
+            return parse_amount(str(cdr["cdrs_per_share"]), dim=RECEIPTS_PER_SHARE).value or None
+        if cdr.get("shares_per_cdr") is not None:
+            value = parse_amount(str(cdr["shares_per_cdr"]), dim=Dim(0, 1, -1)).value
+            return 1 / value if value else None
+    except UnitError:
+        return None
+    return None
 
 
 def problems_from_validation(exc: ValidationError, source: SourceMap, prefix: tuple = (),

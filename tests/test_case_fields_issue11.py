@@ -108,3 +108,18 @@ def test_every_new_field_is_in_the_case_schema():
                  "price_per_cdr", "net_profit_lower", "net_profit_consolidated", "net_profit_consolidated_deducted",
                  "rd_ratio_3y", "market_cap_at_issue_price", "stated", "ratio", "currency"):
         assert f"'{name}'" in text, name
+
+
+def test_a_placement_stated_in_cdrs_is_read_as_underlying_shares():
+    case = _load(offering={"shares_before_issue": "63,368,250股", "new_shares": "7,040,917股",
+                           "depositary_receipts": NINEBOT_CDR},
+                 placement={"sponsor_coinvestment_shares": "281.6366万份"}).case
+    assert case.placement.sponsor_coinvestment_shares.value == Fraction("281636.6")  # 2,816,366份 ÷ 10
+
+
+def test_a_placement_in_cdrs_needs_the_ratio():
+    problem = _problem(placement={"sponsor_coinvestment_shares": "281.6366万份"})
+    assert problem.field == "placement.sponsor_coinvestment_shares" and "cdrs_per_share" in problem.message
+    problem = _problem(offering={"depositary_receipts": NINEBOT_CDR, "shares_before_issue": "63,368,250股",
+                                 "new_shares": "7,040,917股"}, placement={"strategic_shares": "0.5份"})
+    assert "must be whole" in problem.message

@@ -248,3 +248,11 @@ def test_red_chips_are_judged_on_share_count_and_cdrs_on_their_count(reports):
 def test_smic_stated_market_cap_agrees_with_the_product():
     result = CliRunner().invoke(main, [str(CASES / "smic-pricing.yaml")])
     assert result.exit_code == 0 and "warning" not in result.stderr
+
+
+def test_ninebot_coinvestment_in_cdrs_meets_its_tier():
+    """281.6366万份 at 10份/股 is 281,636.6 shares: 4% of 7,040,917 (281,636 whole shares), the 10亿–20亿元 tier."""
+    code, report = run(CASES / "ninebot-cdr-pricing.yaml", "--require", "offering")
+    coinvest = next(r for r in report["rules"] if r["id"] == "offering.coinvest")
+    assert coinvest["status"] == "pass"
+    assert Fraction(coinvest["comparisons"][0]["left_value"]["exact"]) == Fraction("281636.6")
