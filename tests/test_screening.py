@@ -48,3 +48,23 @@ def test_text_report_says_screening(evaluator):
     text = format_text(evaluator.evaluate(load_case(CASES / "qingcloud-screening.yaml")))
     assert "Chosen standard: none (screening" in text
     assert "standards that hold: 2.1.2(2), 2.1.2(4)" in text
+
+
+def test_at_pricing_screening_gives_every_break_even_and_the_abort_reads_any_standard(evaluator):
+    """Priced without a chosen standard: break-even prices for every standard; the market-cap abort
+    fires only when no standard holds at the price (1元 × 1亿 shares = 1亿元 < every floor)."""
+    from conftest import case_yaml
+    from engine import load_case_text
+    from engine.pricing import evaluate_priced
+
+    priced = {"evaluation": {"date": "2021-06-30", "stage": "pricing"}, "chosen_standard": None}
+    ok = evaluate_priced(evaluator, load_case_text(case_yaml(**priced, offering={
+        "issue_price": "40元/股", "expected_market_cap": None})))
+    assert _rule(ok, "abort.market-cap").status == Status.passed
+    labels = {b.standard for b in ok.break_even}
+    assert {"2.1.2(1)", "2.1.2(4)"} <= labels and not any(b.chosen for b in ok.break_even)
+    four = next(b for b in ok.break_even if b.standard == "2.1.2(4)")
+    assert four.outcome == "price" and four.price.value == 30  # 30亿元 / 1亿 shares
+    low = evaluate_priced(evaluator, load_case_text(case_yaml(**priced, offering={
+        "issue_price": "1元/股", "expected_market_cap": None})))
+    assert _rule(low, "abort.market-cap").status == Status.failed and low.verdict == "not_eligible"
