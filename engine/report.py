@@ -123,6 +123,12 @@ SCREENING = "none (screening: 2.1.1（四） holds if any applicable standard ho
 BREAK_EVEN_TITLE = "Break-even issue prices (lowest price in fen at which each market-cap standard holds)"
 
 
+def _display_width(text: str) -> int:
+    """Columns a terminal gives `text`: CJK characters take two."""
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
 def break_even_row(item: BreakEven) -> tuple[str, str, str]:
     """(standard label, price or outcome, detail) for one break-even line, in every format."""
     label = item.standard + (" (chosen)" if item.chosen else "")
@@ -180,9 +186,11 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
             lines.append(f"  [{STATUS_MARK[rule.status]}] {rule.rule_id}  {rule.title_zh}: {rule.reason}")
     if result.break_even:
         lines += ["", BREAK_EVEN_TITLE]
-        for item in result.break_even:
-            label, price, detail = break_even_row(item)
-            lines.append(f"  {label:<20} {price:<14} {item.title_zh}" + (f" — {detail}" if detail else ""))
+        rows = [(item, *break_even_row(item)) for item in result.break_even]
+        width = max([20] + [_display_width(label) + 1 for _, label, _, _ in rows])  # 证监会公告 labels are wider
+        for item, label, price, detail in rows:
+            pad = " " * (width - _display_width(label))
+            lines.append(f"  {label}{pad} {price:<14} {item.title_zh}" + (f" — {detail}" if detail else ""))
     if result.attestations:
         lines += ["", "Attested judgments"]
         for item in result.attestations:
