@@ -105,6 +105,11 @@ EXPECTED: dict[str, Expected] = {
         0, "eligible", None, "pass", ("2.1.4(1)",),
         {"post_issue_share_capital": Fraction(422_532_164), "market_cap": Fraction("33.23") * 422_532_164,
          "public_float_ratio": Fraction(58_500_000, 422_532_164)}),
+    # Unitree (2026 rules): weighted voting rights, 40,446,434 / 404,464,340 = 10% exactly, on the threshold.
+    "unitree-wvr-pricing.yaml": Expected(
+        0, "eligible", "2.1.4(1)", "pass", ("2.1.4(1)", "2.1.4(2)"),
+        {"post_issue_share_capital": Fraction(404_464_340), "public_float_ratio": Fraction(1, 10),
+         "market_cap": Fraction("150.80") * 404_464_340}),
     # Pricing and subscription: market cap = issue price × post-issue total shares (47,462,175 for QingCloud).
     "qingcloud-pricing.yaml": Expected(
         0, "eligible", "2.1.2(4)", "pass", ("2.1.2(2)", "2.1.2(4)"),
@@ -121,6 +126,7 @@ EXPECTED: dict[str, Expected] = {
 # Which rule of 2.1.1 sets the float threshold, by post-issue share capital (≤ 4亿元: 25%, above: 10%).
 FLOAT_RULE = {"weighted-voting-rights.yaml": "listing.2.1.1.3.float-10",
               "ucloud-wvr-pricing.yaml": "listing.2.1.1.3.float-10",
+              "unitree-wvr-pricing.yaml": "listing.2.1.1.3.float-10",
               "red-chip.yaml": "listing.2.1.1.3.red-chip-float-25",          # red chips count shares
               "smic-pricing.yaml": "listing.2.1.1.3.red-chip-float-10",      # 7,136,423,226 > 4亿股
               "ninebot-cdr-pricing.yaml": "listing.2.1.1.3.cdr-float-10"}    # 704,091,670份 > 4亿份
@@ -256,3 +262,17 @@ def test_ninebot_coinvestment_in_cdrs_meets_its_tier():
     coinvest = next(r for r in report["rules"] if r["id"] == "offering.coinvest")
     assert coinvest["status"] == "pass"
     assert Fraction(coinvest["comparisons"][0]["left_value"]["exact"]) == Fraction("281636.6")
+
+
+def test_unitree_net_profit_stated_only_as_the_lower_figure(reports, tmp_path):
+    """Unitree's 上市公告书 states 2025 net profit only as 扣非前后孰低 (27,821.05万元): that is the net_profit
+    figure, so the issuer is not 上市时未盈利 (no U mark), as history has it; without it, undetermined."""
+    report = reports["unitree-wvr-pricing.yaml"][1]
+    u_mark = next(r for r in report["rules"] if r["id"] == "consequence.u-mark")
+    assert u_mark["status"] == "fail"  # a consequence that does not apply
+    assert next(f for f in u_mark["figures"] if f["name"] == "listed_unprofitable")["value"] is False
+    text = (CASES / "unitree-wvr-pricing.yaml").read_text(encoding="utf-8")
+    without = tmp_path / "unitree-without-lower.yaml"
+    without.write_text(text.replace("    net_profit_lower: 27,821.05万元", ""), encoding="utf-8")
+    _, bare = run(without)
+    assert next(r for r in bare["rules"] if r["id"] == "consequence.u-mark")["status"] == "undetermined"
