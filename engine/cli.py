@@ -214,9 +214,11 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
         raise click.UsageError(f"no case files match: {error}") from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    if not files:
+        raise click.UsageError(f"no case files (*.yaml, *.yml) in: {', '.join(paths)}")
     with _input_errors():
-        if out is not None:
-            out = output_target(out, files)  # not a device, FIFO or directory, not one of the cases
+        if out is not None:  # not a device, FIFO or directory, not one of the cases or paths given
+            out = output_target(out, files + [Path(p) for p in paths])
         from .rulebook import load_rulebook
 
         rulebook = load_rulebook(_rules(rules_dir))  # a broken rule set is reported once, before any worker starts

@@ -36,8 +36,9 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
 Path_ = tuple[str | int, ...]
-# what is left of 37,682.20 after a comma inside {…} split it: a key of three digits, maybe decimals
-_SPLIT_THOUSANDS = re.compile(r"[0-9]{3}(\.[0-9]+)?")
+# what is left of 37,682.20万元 after a comma inside {…} split it: a key of three digits, maybe
+# decimals, maybe a unit
+_SPLIT_THOUSANDS = re.compile(r"[0-9]{3}(\.[0-9]+)?([^\s0-9.,]\S*)?")
 
 
 @dataclass
