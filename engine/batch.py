@@ -175,10 +175,14 @@ def run_rows(paths: list[Path], jobs: int = 1, rulebook: Rulebook | None = None,
             yield evaluate_file(path)
         return
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with held():  # no worker can be interrupted before it has set its own signal handling
-        pool = context.Pool(jobs, initializer=_start_worker, initargs=(rulebook, compiled, as_of))
-    with pool:  # on leaving (also by an exception or an interrupt) the workers are stopped
+    pool = None
+    try:
+        with held():  # no worker can be interrupted before it has set its own signal handling
+            pool = context.Pool(jobs, initializer=_start_worker, initargs=(rulebook, compiled, as_of))
         yield from pool.imap(evaluate_file, paths, chunksize=chunksize)
+    finally:  # also on an exception or an interrupt (one held during the start is raised on leaving `held`)
+        if pool is not None:
+            pool.terminate()
 
 
 def run_batch(paths: list[Path], store, jobs: int = 1, rulebook: Rulebook | None = None, as_of: dt.date | None = None,

@@ -7,7 +7,9 @@ and the CLI prints one line and exits 128 + the signal number. A second signal w
 cleanup runs is ignored, so the cleanup finishes.
 
 Worker processes leave interrupts to their parent: they ignore SIGINT (a Ctrl-C reaches the whole
-process group; the parent decides) and die quietly on SIGTERM (how the parent stops them).
+process group; the parent decides) and leave quietly on SIGTERM (how the parent stops them) by
+unwinding, not by dying where they stand: a worker killed while it waits for work would keep the
+task queue's lock forever, and the parent stopping the pool would wait for that lock forever.
 """
 
 from __future__ import annotations
@@ -56,10 +58,15 @@ def handle_interrupts() -> None:
         signal.signal(signum, _raise)
 
 
+def _leave(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once is enough
+    raise SystemExit(0)  # unwinds (releasing the locks it holds); multiprocessing prints nothing for it
+
+
 def in_worker() -> None:
-    """A worker process: ignore SIGINT, die on SIGTERM without a word; then let signals in."""
+    """A worker process: ignore SIGINT, leave without a word on SIGTERM; then let signals in."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _leave)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
 

@@ -361,7 +361,7 @@ def test_an_interrupted_batch_exits_cleanly(many_cases, tmp_path, signum, code, 
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+            process.communicate()
     assert process.returncode == code, stderr
     assert "Traceback" not in stderr and len(stderr.splitlines()) == 1, stderr
     assert "interrupted by" in stderr
