@@ -9,9 +9,9 @@
     check-listing rules test [DIR] [--coverage]
     check-listing rules diff --old DATE --new DATE CASES...
 
-Exit codes: 0 eligible, 1 not eligible, 3 undetermined, 2 bad input or usage,
-70 an internal contradiction (a bug). Bad input is one message per problem with its
-file, line and field, never a traceback.
+Exit codes: 0 eligible, 1 not eligible, 3 undetermined, 4 a batch with error rows, 2 bad input
+or usage, 70 an internal contradiction (a bug), 130/143 interrupted by SIGINT/SIGTERM. Bad input
+is one message per problem with its file, line and field, never a traceback.
 """
 
 from __future__ import annotations
