@@ -370,6 +370,24 @@ def test_an_interrupted_batch_exits_cleanly(many_cases, tmp_path, signum, code, 
         assert not Path(f"/proc/{worker}").exists() or "zombie" in Path(f"/proc/{worker}/status").read_text().lower()
 
 
+def test_the_partial_file_of_a_batch_killed_outright_is_removed_by_the_next_run(many_cases, tmp_path):
+    out = tmp_path / "r.jsonl"
+    process = start_batch(many_cases, out)
+    try:
+        wait_for_partial(out, process)
+        [partial] = tmp_path.glob(".r.jsonl.*.partial")
+        os.killpg(process.pid, signal.SIGKILL)  # no handler runs: the partial file stays behind
+        process.communicate(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert partial.exists()
+    result = batch(next(many_cases.glob("*.yaml")), "--out", out)
+    assert result.exit_code in (0, EXIT_BATCH_ERRORS), result.output
+    assert not partial.exists() and f"removed {partial}" in result.stderr
+
+
 def test_a_partial_file_of_a_killed_run_is_removed_by_the_next(tmp_path):
     case = write_case(tmp_path)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
