@@ -418,14 +418,14 @@ class _input_errors:
 
 def _rules(directory: Path | None) -> Path:
     """The rules directory to load: as given; else, inside a checkout, its `rules/` (said on standard
-    error when that is not the installed copy); else the bundled rules."""
+    error when they differ from the installed copy); else the bundled rules."""
     from .checkout import default_rules_dir
 
     if directory is not None:
         return directory
-    found, from_checkout = default_rules_dir(Path.cwd())
-    if from_checkout:
-        click.echo(f"rules: {found} (this checkout's rules/, not the installed copy)", err=True)
+    found, differs = default_rules_dir(Path.cwd())
+    if differs:
+        click.echo(f"rules: {found} (this checkout's rules/, which differ from the installed copy)", err=True)
     return found
 
 
