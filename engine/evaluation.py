@@ -88,13 +88,14 @@ class Evaluator:
 
     def fact_environment(self, facts: CaseFacts, on: dt.date,
                          overrides: dict[str, Any] | None = None) -> FactEnvironment:
-        """The case's facts as judged on `on`: 最近一年 is at least the fiscal year a filing on that
-        date must show (the rulebook's statement-validity window)."""
+        """The case's facts under the rules in force on `on`: 最近一年 is at least the fiscal year a
+        filing on the case's own date must show (the statement-validity window in force on `on`)."""
         window = self.rulebook.latest_year_window(on)
+        dated = facts.scalars.get("evaluation_date")
         required, because = None, ""
-        if window is not None:
-            required = required_latest_year(on, window.months)
-            because = (f"on {on.isoformat()} the latest fiscal year must be {required} or later: financial "
+        if window is not None and isinstance(dated, dt.date):
+            required = required_latest_year(dated, window.months)
+            because = (f"a case dated {dated.isoformat()} must show fiscal year {required} or later: financial "
                        f"statements are usable at most {window.months} months after their period end ({window.rule})")
         return FactEnvironment(self.rulebook, facts, overrides, required, because)
 
@@ -239,13 +240,17 @@ class Evaluator:
             _part_result(part.id, part.title.zh, part.title.en, part.decides_verdict or part.id in require,
                          [r for r in results if r.part == part.id], on)
             for part in self.rulebook.parts.values())
+        # a part the user required must judge something: no rule judged is undetermined, never eligible
+        parts = tuple(replace(p, verdict=Verdict.undetermined,
+                              summary=f"required, but no rule of this part is judged: {p.summary}")
+                      if p.part in require and p.applicable is False else p for p in parts)
         counting = [r for r in results if any(p.counts and p.part == r.part for p in parts)]
         overall = _part_result("overall", "", "", True, counting)
         verdict, summary = overall.verdict, overall.summary
-        unencoded = [p for p in parts if p.counts and not p.encoded]
-        if unencoded and verdict == Verdict.eligible:  # a part that counts, with no rule in force, decides nothing
+        unjudged = [p for p in parts if p.counts and (not p.encoded or (p.part in require and not p.applicable))]
+        if unjudged and verdict == Verdict.eligible:  # a part that counts but judged no rule decides nothing
             verdict = Verdict.undetermined
-            summary = "undetermined: " + "; ".join(f"{p.part} ({p.title_en}) is {p.summary}" for p in unencoded)
+            summary = "undetermined: " + "; ".join(f"{p.part} ({p.title_en}) is {p.summary}" for p in unjudged)
         warnings = []
         known = self.rulebook.known_as_of
         if known is not None and on > known:

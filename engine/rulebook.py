@@ -594,7 +594,8 @@ class _Loader:
             line, _ = source.locate(where)
             rules[rule.id] = Rule(rule.id, rule.title, article.part, rule.kind, tuple(s.value for s in rule.stages),
                                   rule.group,
-                                  rule.standard, rule.alternatives, tuple(versions), source.file, line, rule.ended)
+                                  rule.standard, rule.alternatives, tuple(versions), source.file, line,
+                                  " ".join(rule.ended.split()) if rule.ended else None)
 
     def check_periods(self, rule: RuleFile, versions: list[RuleVersion], source: SourceMap, where: tuple) -> None:
         ordered = sorted(versions, key=lambda v: v.effective_from)
