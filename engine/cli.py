@@ -30,6 +30,7 @@ import click
 
 from .errors import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, InputError, InternalError, Problem
 from .safeio import output_target, write_atomically
+from .sanitize import escape
 
 FORMATS = ("text", "json", "markdown", "html")
 
@@ -213,11 +214,11 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
         if out is not None:
             sink_kind(out)
     except FileNotFoundError as error:
-        raise click.UsageError(f"no case files match: {error}") from None
+        raise click.UsageError(f"no case files match: {escape(str(error))}") from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     if not files:
-        raise click.UsageError(f"no case files (*.yaml, *.yml) in: {', '.join(paths)}")
+        raise click.UsageError(f"no case files (*.yaml, *.yml) in: {escape(', '.join(paths))}")
     with _input_errors():
         if out is not None:  # not a device, FIFO or directory, not one of the cases or paths given
             out = output_target(out, files + [Path(p) for p in paths])

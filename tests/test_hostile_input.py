@@ -221,6 +221,13 @@ def test_csv_cells_escape_echoed_text_and_resume_still_matches(tmp_path):
     assert "0 evaluated, 2 kept from before" in again.stdout, again.stdout
 
 
+def test_a_path_that_matches_nothing_is_echoed_escaped():
+    result = CliRunner().invoke(main, ["batch", "no-such\nerror: forged.yaml"])
+    assert result.exit_code == EXIT_INPUT_ERROR
+    assert "no-such\\nerror: forged.yaml" in result.stderr
+    assert not any(line.startswith("error: forged") for line in result.stderr.splitlines())
+
+
 def test_escape_is_idempotent_and_leaves_ordinary_text_alone():
     assert escape("北京青云科技股份有限公司 (qingcloud-filing) ≥ 25% ✓") == "北京青云科技股份有限公司 (qingcloud-filing) ≥ 25% ✓"
     once = escape(FORGED)
