@@ -91,7 +91,7 @@ def format_figure(figure: FigureValue, rule: RuleResult | None = None) -> str:
     unit = next((c.display_unit for c in (rule.comparisons if rule else ()) if c.left == figure.name), None)
     title = f" ({figure.title_zh})" if figure.title_zh else ""
     value = format_value(figure.value, unit) if figure.missing_reason is None else f"missing — {figure.missing_reason}"
-    formula = f"  [= {figure.formula}]" if figure.formula else ""
+    formula = f"  [= {' '.join(figure.formula.split())}]" if figure.formula else ""
     return f"{figure.name}{title} = {value}{formula}"
 
 
