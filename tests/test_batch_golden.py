@@ -1,0 +1,75 @@
+"""Batch output rows stay byte-identical: a fixed sample (300 generated cases, seed 7, plus the
+bundled cases) written to CSV, JSON Lines and SQLite is compared with golden files made by the
+engine before its batch path was optimised (tests/golden/batch-sample.*).
+
+Paths are relative (the sample is evaluated from its own folder), so the rows do not depend on
+where the test runs. Regenerate on purpose, from code whose rows you trust, with
+`UPDATE_GOLDEN=1 python -m pytest tests/test_batch_golden.py`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import CASES, REPO
+from engine.batch import run_rows
+from engine.generate import generate
+from engine.store import ResultStore
+
+GOLDEN = REPO / "tests" / "golden"
+SAMPLE_COUNT, SAMPLE_SEED = 300, 7
+
+
+def _sqlite_dump(path: Path) -> bytes:
+    """Every row of both tables, in insertion order, one JSON array a line."""
+    db = sqlite3.connect(path)
+    try:
+        lines = []
+        for table in ("cases", "rule_results"):
+            lines.append(f"# {table}")
+            lines.extend(json.dumps(list(row), ensure_ascii=False)
+                         for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid"))
+        return ("\n".join(lines) + "\n").encode("utf-8")
+    finally:
+        db.close()
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory) -> dict[str, bytes]:
+    root = tmp_path_factory.mktemp("golden-sample")
+    generate(SAMPLE_COUNT, root / "sample", seed=SAMPLE_SEED)
+    shutil.copytree(CASES, root / "bundled")
+    before = Path.cwd()
+    os.chdir(root)
+    try:
+        files = sorted(Path("sample").glob("*.yaml")) + sorted(Path("bundled").glob("*.yaml"))
+        rows = list(run_rows(files, jobs=1))
+        for name in ("out.csv", "out.jsonl", "out.sqlite"):
+            with ResultStore(Path(name)) as store:
+                for row in rows:
+                    store.add(row)
+    finally:
+        os.chdir(before)
+    return {"csv": (root / "out.csv").read_bytes(), "jsonl": (root / "out.jsonl").read_bytes(),
+            "sqlite": _sqlite_dump(root / "out.sqlite")}
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl", "sqlite"])
+def test_batch_rows_are_byte_identical_to_the_golden_sample(outputs: dict[str, bytes], kind: str):
+    golden = GOLDEN / f"batch-sample.{kind}.gz"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_bytes(gzip.compress(outputs[kind], mtime=0))
+    expected = gzip.decompress(golden.read_bytes())
+    if outputs[kind] != expected:
+        got, want = outputs[kind].decode().splitlines(), expected.decode().splitlines()
+        first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        pytest.fail(f"{kind} rows differ from the golden sample at line {first + 1} "
+                    f"({len(got)} lines, golden {len(want)}):\n got: {got[first] if first < len(got) else '<end>'}\n"
+                    f"want: {want[first] if first < len(want) else '<end>'}")
