@@ -92,7 +92,7 @@ def evaluate_file(path: Path) -> CaseRow:
     data = path.read_bytes()
     try:
         loaded = load_case_text(data.decode("utf-8"), str(path))  # hashes the text: the file's sha256
-        result = evaluate_priced(_WORKER.evaluator, loaded, as_of=_WORKER.as_of)
+        result = evaluate_priced(_WORKER.evaluator, loaded, as_of=_WORKER.as_of, explain=False)  # rows show no reasons
     except UnicodeDecodeError as error:
         return row_of_error(str(path), hashlib.sha256(data).hexdigest(),
                             CaseError([Problem(f"not UTF-8 text ({error.reason})", file=str(path))]),

@@ -65,9 +65,12 @@ class Evaluator:
         self.close()
 
     # ------------------------------------------------------------------------
-    def evaluate(self, loaded: LoadedCase, as_of: dt.date | None = None, require: tuple[str, ...] = ()) -> CaseResult:
+    def evaluate(self, loaded: LoadedCase, as_of: dt.date | None = None, require: tuple[str, ...] = (),
+                 explain: bool = True) -> CaseResult:
         """Judge one case. `require` names parts (e.g. "scitech") that count for the verdict
-        even though the rulebook reports them apart."""
+        even though the rulebook reports them apart. With `explain=False` (a batch row shows
+        none of it) rules carry status, missing facts and fired rules only: no comparisons,
+        figures or reasons beyond the status."""
         case = loaded.case
         unknown = [p for p in require if p not in self.rulebook.parts]
         if unknown:
@@ -82,11 +85,11 @@ class Evaluator:
                                                    expected=f"a date from {earliest.isoformat()}")])
         self._check_case_names(loaded)
         env = FactEnvironment(self.rulebook, case_facts(case))
-        ordered = self.evaluate_rules(env, on, case.evaluation.stage.value, case.chosen_standard)
-        return self._case_result(loaded, on, ordered, env, require)
+        ordered = self.evaluate_rules(env, on, case.evaluation.stage.value, case.chosen_standard, explain)
+        return replace(self._case_result(loaded, on, ordered, env, require), explained=explain)
 
     def evaluate_rules(self, env: FactEnvironment, on: dt.date, stage: str,
-                       chosen_standard: str | None) -> tuple[RuleResult, ...]:
+                       chosen_standard: str | None, explain: bool = True) -> tuple[RuleResult, ...]:
         """Every rule's result for the facts in `env`, under the versions in force `on`, at `stage`.
 
         The building block of `evaluate`, also used directly by the YAML rule tests, which
@@ -107,7 +110,7 @@ class Evaluator:
                 pending.append(_Pending(rule, version, compiled, None))
         fired = self._run_durable(pending, env)
         for item in pending:
-            results[item.rule.id] = self._check_result(item, env, fired.get(item.compiled.key, []))
+            results[item.rule.id] = self._check_result(item, env, fired.get(item.compiled.key, []), explain)
         for rule in self.rulebook.rules.values():
             if rule.kind == "chosen_standard" and rule.id not in results:
                 version = rule.version_on(on)
@@ -148,7 +151,7 @@ class Evaluator:
             durable_rules_engine.delete_state(self._handle, sid)
         return fired
 
-    def _check_result(self, item: _Pending, env: FactEnvironment, fired: list[str]) -> RuleResult:
+    def _check_result(self, item: _Pending, env: FactEnvironment, fired: list[str], explain: bool) -> RuleResult:
         compiled = item.compiled
         fired = sorted(set(fired))  # durable fires a rule once per satisfied branch of an `or`
         outcomes = {name.rsplit("|", 1)[1] for name in fired}
@@ -160,9 +163,12 @@ class Evaluator:
         if exact != durable_status:
             raise InternalError(f"rule {item.rule.id}: durable_rules says {durable_status.value}, "
                                 f"exact evaluation says {exact.value}")
-        comparisons = _explain(compiled.condition, env)
-        applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
-        figures = _figures(compiled, env, self.rulebook)
+        if explain:
+            comparisons = _explain(compiled.condition, env)
+            applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
+            figures = _figures(compiled, env, self.rulebook)
+        else:
+            comparisons, applicability, figures = (), (), ()
         reason = _reason(durable_status, comparisons, applicability, missing)
         return _simple(item.rule, item.version, durable_status, reason, comparisons=comparisons,
                        applicability=applicability, figures=figures,

@@ -97,10 +97,11 @@ def break_even_prices(evaluator: Evaluator, loaded: LoadedCase, on: dt.date) -> 
 
 
 def evaluate_priced(evaluator: Evaluator, loaded: LoadedCase, as_of: dt.date | None = None,
-                    require: tuple[str, ...] = ()) -> CaseResult:
-    """`Evaluator.evaluate`, plus the break-even prices once the case is at pricing or later."""
-    result = evaluator.evaluate(loaded, as_of=as_of, require=require)
-    if loaded.case.evaluation.stage == Stage.filing:
+                    require: tuple[str, ...] = (), explain: bool = True) -> CaseResult:
+    """`Evaluator.evaluate`, plus the break-even prices once the case is at pricing or later
+    (explained results only: a batch row does not show them)."""
+    result = evaluator.evaluate(loaded, as_of=as_of, require=require, explain=explain)
+    if loaded.case.evaluation.stage == Stage.filing or not explain:
         return result
     return replace(result, break_even=break_even_prices(evaluator, loaded, result.as_of))
 

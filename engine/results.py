@@ -145,6 +145,7 @@ class CaseResult:
     versions_used: tuple[str, ...] = field(default=())
     parts: tuple[PartResult, ...] = ()
     break_even: tuple[BreakEven, ...] = ()  # at pricing and subscription (engine.pricing)
+    explained: bool = True  # False: a batch row's result, without comparisons, figures or break-even prices
 
     def is_consequence(self, rule: RuleResult) -> bool:
         return any(p.consequences and p.part == rule.part for p in self.parts)

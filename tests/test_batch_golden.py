@@ -73,3 +73,31 @@ def test_batch_rows_are_byte_identical_to_the_golden_sample(outputs: dict[str, b
         pytest.fail(f"{kind} rows differ from the golden sample at line {first + 1} "
                     f"({len(got)} lines, golden {len(want)}):\n got: {got[first] if first < len(got) else '<end>'}\n"
                     f"want: {want[first] if first < len(want) else '<end>'}")
+
+
+def test_results_without_explanations_decide_exactly_as_explained_ones(evaluator, tmp_path):
+    """A batch row's lean result (no comparisons, figures or break-even prices) has every rule's
+    status, missing facts and fired durable rules of the full result; a report refuses it."""
+    from engine import load_case
+    from engine.pricing import evaluate_priced
+    from engine.report import format_text
+
+    files = sorted(CASES.glob("*.yaml")) + generate(36, tmp_path, seed=SAMPLE_SEED)
+    compared = 0
+    for path in files:
+        try:
+            loaded = load_case(path)
+        except Exception:  # noqa: BLE001 - the generator's deliberately bad files
+            continue
+        full = evaluate_priced(evaluator, loaded, explain=True)
+        lean = evaluate_priced(evaluator, loaded, explain=False)
+        assert (lean.verdict, lean.standards_holding, lean.parts) == (full.verdict, full.standards_holding, full.parts)
+        assert [(r.rule_id, r.status, r.missing, r.durable_rules_fired, r.informational, r.chosen)
+                for r in lean.results] == [(r.rule_id, r.status, r.missing, r.durable_rules_fired, r.informational,
+                                            r.chosen) for r in full.results]
+        assert all(not r.comparisons and not r.figures for r in lean.results) and not lean.break_even
+        assert any(r.comparisons for r in full.results)
+        compared += 1
+        with pytest.raises(ValueError, match="without explanations"):
+            format_text(lean)
+    assert compared >= 40
