@@ -24,7 +24,7 @@ from typing import Any
 import durable_rules_engine
 
 from .case import LoadedCase, case_facts
-from .compiler import CompiledRule, CompiledRulebook, compile_rulebook, dumps_fact, encode_value
+from .compiler import CompiledRule, CompiledRulebook, compile_rulebook
 from .errors import CaseError, InternalError, Problem
 from .expression import NEGATED, SYMBOL, BoolOp, Compare, If, Literal, Name, Node, Unary, YearRef, children, rebuild, unparse
 from .facts import FactEnvironment, Missing, compare
@@ -50,13 +50,25 @@ class Evaluator:
         self.rulebook = rulebook
         self.compiled = compiled or compile_rulebook(rulebook)
         self._name = f"star_listing_{next(_ENGINE_IDS)}"
-        self._handle = durable_rules_engine.create_ruleset(self._name, self.compiled.definition_json)
+        # One durable ruleset per set of rule versions a case meets (the versions in force on its
+        # date, at its stage), created the first time a case needs it: a case is matched against
+        # its ~30 rules, not all 246 durable rules of every period.
+        self._rulesets: dict[tuple[str, ...], Any] = {}
         self._sessions = itertools.count(1)
 
     def close(self) -> None:
-        if self._handle is not None:
-            durable_rules_engine.delete_ruleset(self._handle)
-            self._handle = None
+        for handle in self._rulesets.values():
+            durable_rules_engine.delete_ruleset(handle)
+        self._rulesets.clear()
+
+    def _ruleset(self, pending: list[_Pending]) -> Any:
+        key = tuple(item.compiled.key for item in pending)
+        handle = self._rulesets.get(key)
+        if handle is None:
+            definition = self.compiled.ruleset_json([item.compiled for item in pending])
+            handle = durable_rules_engine.create_ruleset(f"{self._name}_{len(self._rulesets) + 1}", definition)
+            self._rulesets[key] = handle
+        return handle
 
     def __enter__(self) -> Evaluator:
         return self
@@ -121,34 +133,36 @@ class Evaluator:
     # ------------------------------------------------------------------------
     def _run_durable(self, pending: list[_Pending], env: FactEnvironment) -> dict[str, list[str]]:
         """Assert one fact per rule in a fresh session; return the durable rules fired by fact key."""
+        if not pending:
+            return {}
         sid = f"case{next(self._sessions)}"
+        head = '{"sid":"' + sid + '",'
         facts = []
-        for item in pending:
-            fact: dict[str, Any] = {"sid": sid, "rule": item.compiled.key}
+        for item in pending:  # JSON text built from fragments made at compile time
+            parts = [head, item.compiled.json_head]
             for operand in item.compiled.operands:
                 value = env.evaluate(operand.term)
-                if isinstance(value, Missing):
-                    continue
-                fact[operand.field] = encode_value(value, operand.constants)
-            facts.append(fact)
-        if not facts:
-            return {}
-        payload = "[" + ",".join(dumps_fact(f) for f in facts) + "]"
+                if not isinstance(value, Missing):
+                    parts.append(operand.json_item(value))
+            parts.append("}")
+            facts.append("".join(parts))
+        payload = "[" + ",".join(facts) + "]"
+        handle = self._ruleset(pending)
         fired: dict[str, list[str]] = {}
         try:
-            code, state_handle = durable_rules_engine.assert_facts(self._handle, payload)
+            code, state_handle = durable_rules_engine.assert_facts(handle, payload)
             if code == 2:
                 raise InternalError("durable_rules reported a fact as already observed in a fresh session")
-            result = durable_rules_engine.start_action_for_state(self._handle, state_handle)
+            result = durable_rules_engine.start_action_for_state(handle, state_handle)
             while result:
                 message = json.loads(result[1])
                 for name, matched in message.items():
                     key = matched["m"]["rule"]
                     fired.setdefault(key, []).append(name)
-                next_message = durable_rules_engine.complete_and_start_action(self._handle, state_handle)
+                next_message = durable_rules_engine.complete_and_start_action(handle, state_handle)
                 result = (result[0], next_message) if next_message else None
         finally:
-            durable_rules_engine.delete_state(self._handle, sid)
+            durable_rules_engine.delete_state(handle, sid)
         return fired
 
     def _check_result(self, item: _Pending, env: FactEnvironment, fired: list[str], explain: bool) -> RuleResult:
