@@ -10,7 +10,6 @@ declares one per dimension under `units:`); unknown keys are refused with a
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -516,6 +515,8 @@ def problems_from_validation(exc: ValidationError, source: SourceMap, prefix: tu
         expected = None
         if error["type"] == "extra_forbidden":
             known = _known_keys(model, loc[:-1]) if model else []
+            import difflib  # only for a bad key: a check that goes well never loads it
+
             guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
             message = f"unknown field '{loc[-1]}'" + (f"; did you mean '{guess[0]}'?" if guess else "")
             expected = ", ".join(known) if known else None

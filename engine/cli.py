@@ -27,6 +27,10 @@ import click
 
 from .errors import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, InputError, InternalError
 
+# The engine's models use no pydantic plugin; scanning every installed package's metadata for one
+# costs a cold start ~10 ms. A user who wants plugins sets the variable themselves.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 FORMATS = ("text", "json", "markdown", "html")
 
 

@@ -219,11 +219,11 @@ class Evaluator:
 
     def _check_case_names(self, loaded: LoadedCase) -> None:
         """Attestation names and the chosen standard must be ones the rulebook knows."""
-        import difflib
-
         problems: list[Problem] = []
         for name in loaded.case.attestations:
             if name not in self.rulebook.attestations:
+                import difflib  # only for a bad name: a good case never loads it
+
                 guess = difflib.get_close_matches(name, list(self.rulebook.attestations), n=1)
                 problems.append(loaded.source.problem(
                     ("attestations", name), f"unknown attestation '{name}'" + (f"; did you mean '{guess[0]}'?" if guess else ""),

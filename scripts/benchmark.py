@@ -351,7 +351,7 @@ def main() -> int:
             profile.enable()
             engine_run(files, work / "p.sqlite", 1)
             profile.disable()
-            pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+            pstats.Stats(profile).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(30)
             return 0
         print(f"machine: {machine()}")
         if not args.no_cold_start:
