@@ -10,6 +10,7 @@ case file becomes an error row with its file, line and message; the others still
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import glob
 import hashlib
 import multiprocessing
@@ -83,6 +84,10 @@ def _start_worker(rulebook: Rulebook, compiled: CompiledRulebook, as_of: dt.date
     if _WORKER is not None:  # a second batch in this process: free the previous ruleset
         _WORKER.evaluator.close()
     _WORKER = _Worker(rulebook, Evaluator(rulebook, compiled), as_of)
+    # The rules (and, in a forked worker, everything inherited from the parent, the list of paths
+    # included) live as long as the process: the collector need not scan them again after every
+    # case, and not touching them keeps the pages a fork shares with its parent shared.
+    gc.freeze()
 
 
 def evaluate_file(path: Path) -> CaseRow:
