@@ -341,13 +341,22 @@ def _numeric_constants(constants: list[Fraction]) -> tuple[tuple[tuple[Fraction,
 def _encode(value: Fraction, numeric: tuple[tuple[Fraction, float], ...], bound: Fraction) -> str:
     """`encode_number` with the constants prepared (`_numeric_constants`)."""
     number = float(bound if value > bound else -bound if value < -bound else value)
+    adjusted = False
     for constant, c in numeric:
+        # Rounding (and clamping within the bound) keeps order: while `number` is the rounded
+        # value, a double strictly on one side of the constant's double is an exact value on
+        # that side, and no exact comparison is needed.
+        if not adjusted and number != c:
+            continue
         if value == constant:
             number = c
         elif value > constant and number <= c:
             number = math.nextafter(c, math.inf)
         elif value < constant and number >= c:
             number = math.nextafter(c, -math.inf)
+        else:
+            continue
+        adjusted = True
     return _positional_float(number)
 
 

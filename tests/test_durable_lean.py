@@ -8,6 +8,9 @@ import datetime as dt
 import json
 from fractions import Fraction
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from engine import Evaluator, load_case_text
 from engine.compiler import encode_number
 from engine.units import MONEY, Quantity
@@ -50,3 +53,34 @@ def test_fact_fragments_encode_operands_as_encode_number_does(rulebook):
                 assert item == f",{json.dumps(operand.field)}:{encode_number(value, constants)}"
         text = next(o for c in evaluator.compiled.rules.values() for o in c.operands if not o.numeric)
         assert text.json_item(True).endswith(":true") and text.json_item("文") .endswith(':"文"')
+
+
+def _reference_encoding(value: Fraction, constants: list[Fraction]) -> str:
+    """encode_number as first written: every constant compared exactly, no shortcut."""
+    import math
+
+    from engine.compiler import DURABLE_MAGNITUDE, _positional_float
+
+    bound = max([DURABLE_MAGNITUDE] + [abs(c) * 10 for c in constants])
+    number = float(max(-bound, min(bound, value)))
+    for constant in constants:
+        c = float(constant)
+        if value == constant:
+            number = c
+        elif value > constant and number <= c:
+            number = math.nextafter(c, math.inf)
+        elif value < constant and number >= c:
+            number = math.nextafter(c, -math.inf)
+    return _positional_float(number)
+
+
+_TINY = Fraction(1, 10**22)
+_BASES = st.sampled_from([Fraction(0), Fraction(1, 4), Fraction(1, 10), Fraction(3 * 10**8), Fraction(-5, 3),
+                          Fraction(10) ** 16, Fraction(15, 100)])
+_NEAR = st.builds(lambda base, k: base + k * _TINY, _BASES, st.integers(-3, 3))
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(_NEAR, st.lists(_NEAR, min_size=1, max_size=4))
+def test_the_shortcut_encodes_exactly_as_comparing_every_constant(value, constants):
+    assert encode_number(value, constants) == _reference_encoding(value, constants)
