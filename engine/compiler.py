@@ -44,6 +44,7 @@ DURABLE_OP = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "!=": "$neq"}
 # Operands are clamped into this range (order against the constants is kept): durable
 # reads integers beyond 2^53 inexactly and rejects numbers written in exponent form.
 DURABLE_MAGNITUDE = Fraction(10) ** 15
+_MAGNITUDE = float(DURABLE_MAGNITUDE)
 
 
 @dataclass(frozen=True)
@@ -340,7 +341,9 @@ def _numeric_constants(constants: list[Fraction]) -> tuple[tuple[tuple[Fraction,
 
 def _encode(value: Fraction, numeric: tuple[tuple[Fraction, float], ...], bound: Fraction) -> str:
     """`encode_number` with the constants prepared (`_numeric_constants`)."""
-    number = float(bound if value > bound else -bound if value < -bound else value)
+    number = float(value)
+    if not -_MAGNITUDE < number < _MAGNITUDE:  # a double within ±10^15 is a value within the bound
+        number = float(bound if value > bound else -bound if value < -bound else value)
     adjusted = False
     for constant, c in numeric:
         # Rounding (and clamping within the bound) keeps order: while `number` is the rounded

@@ -15,6 +15,7 @@ threads, no state kept between cases, at most one live session.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import itertools
 import json
@@ -43,6 +44,17 @@ class _Pending:
     missing: Missing | None
 
 
+@dataclass
+class _Plan:
+    """The rules of one period and stage: not in force, at another stage (results made once),
+    checked through durable_rules, chosen among alternatives."""
+
+    not_in_force: list[Rule]
+    off_stage: dict[str, RuleResult]
+    pending: list[_Pending]
+    chosen: list[tuple[Rule, RuleVersion]]
+
+
 class Evaluator:
     """A compiled rulebook loaded into durable_rules, ready to evaluate many cases."""
 
@@ -55,6 +67,8 @@ class Evaluator:
         # its ~30 rules, not all 246 durable rules of every period.
         self._rulesets: dict[tuple[str, ...], Any] = {}
         self._sessions = itertools.count(1)
+        self._breaks: list[dt.date] | None = None  # the dates on which some version starts or ends
+        self._plans: dict[tuple[int, str], _Plan] = {}
 
     def close(self) -> None:
         for handle in self._rulesets.values():
@@ -107,28 +121,44 @@ class Evaluator:
         The building block of `evaluate`, also used directly by the YAML rule tests, which
         state only the facts a rule needs.
         """
+        plan = self._plan(on, stage)
         results: dict[str, RuleResult] = {}
-        pending: list[_Pending] = []
-        for rule in self.rulebook.rules.values():
-            version = rule.version_on(on)
-            if version is None:
-                results[rule.id] = _not_in_force(rule, on)
-            elif stage not in rule.stages:
-                results[rule.id] = _simple(rule, version, Status.not_applicable,
-                                           f"applies at the {' and '.join(rule.stages)} stage, not at {stage}")
-            elif rule.kind == "check":
-                compiled = self.compiled.for_version(rule, version)
-                assert compiled is not None
-                pending.append(_Pending(rule, version, compiled, None))
-        fired = self._run_durable(pending, env)
-        for item in pending:
+        for rule in plan.not_in_force:
+            results[rule.id] = _not_in_force(rule, on)
+        results.update(plan.off_stage)
+        fired = self._run_durable(plan.pending, env)
+        for item in plan.pending:
             results[item.rule.id] = self._check_result(item, env, fired.get(item.compiled.key, []), explain)
-        for rule in self.rulebook.rules.values():
-            if rule.kind == "chosen_standard" and rule.id not in results:
-                version = rule.version_on(on)
-                assert version is not None
-                results[rule.id] = self._chosen_result(rule, version, chosen_standard, results)
+        for rule, version in plan.chosen:
+            results[rule.id] = self._chosen_result(rule, version, chosen_standard, results)
         return tuple(results[r.id] for r in self.rulebook.rules.values())
+
+    def _plan(self, on: dt.date, stage: str) -> _Plan:
+        """Which rules are in force, at the stage, checked or chosen: the same for every date of
+        a period in which no version starts or ends, so made once per period and stage."""
+        if self._breaks is None:
+            self._breaks = sorted({v.effective_from for r in self.rulebook.rules.values() for v in r.versions}
+                                  | {v.effective_to + dt.timedelta(days=1) for r in self.rulebook.rules.values()
+                                     for v in r.versions if v.effective_to is not None})
+        key = (bisect.bisect_right(self._breaks, on), stage)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan([], {}, [], [])
+            for rule in self.rulebook.rules.values():
+                version = rule.version_on(on)
+                if version is None:
+                    plan.not_in_force.append(rule)
+                elif stage not in rule.stages:
+                    plan.off_stage[rule.id] = _simple(
+                        rule, version, Status.not_applicable,
+                        f"applies at the {' and '.join(rule.stages)} stage, not at {stage}")
+                elif rule.kind == "check":
+                    compiled = self.compiled.for_version(rule, version)
+                    assert compiled is not None
+                    plan.pending.append(_Pending(rule, version, compiled, None))
+                elif rule.kind == "chosen_standard":
+                    plan.chosen.append((rule, version))
+        return plan
 
     # ------------------------------------------------------------------------
     def _run_durable(self, pending: list[_Pending], env: FactEnvironment) -> dict[str, list[str]]:
