@@ -8,6 +8,7 @@
     check-listing rules lint [DIR]
     check-listing rules test [DIR] [--coverage]
     check-listing rules diff --old DATE --new DATE CASES...
+    check-listing rules editions [DIR] [--as-of DATE] [--format text|json]
 
 Exit codes: 0 eligible, 1 not eligible, 3 undetermined, 2 bad input or usage,
 70 an internal contradiction (a bug). Bad input is one message per problem with its
@@ -326,6 +327,22 @@ def test_rules(directory: Path | None, show_coverage: bool, fail_under: float | 
             click.echo(f"coverage {coverage_percent(entries):.1f}% is below {fail_under}%", err=True)
             failed = True
     sys.exit(1 if failed else 0)
+
+
+@rules.command(name="editions")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--as-of", callback=_date, help="Only the rule versions in force on this date (YYYY-MM-DD).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def editions_command(directory: Path | None, as_of: dt.date | None, output_format: str) -> None:
+    """Per instrument, its editions (document number, date) and, per rule version, how its text is known."""
+    from .editions import editions, editions_json, format_editions
+    from .rulebook import load_rulebook
+
+    with _input_errors():
+        rulebook = load_rulebook(directory)
+    entries = editions(rulebook, as_of)
+    formatter = editions_json if output_format == "json" else format_editions
+    click.echo(formatter(entries, rulebook, as_of), nl=False)
 
 
 @rules.command(name="diff")

@@ -47,12 +47,12 @@ def fen_price(fen: int) -> Quantity:
 class _PricedFacts:
     """The exact facts of one case at any issue price (the case's own price ignored)."""
 
-    def __init__(self, evaluator: Evaluator, loaded: LoadedCase):
-        self.rulebook = evaluator.rulebook
-        self.facts = case_facts(loaded.case)
+    def __init__(self, evaluator: Evaluator, loaded: LoadedCase, on: dt.date):
+        self.evaluator, self.facts, self.on = evaluator, case_facts(loaded.case), on
 
     def at(self, fen: int) -> FactEnvironment:
-        return FactEnvironment(self.rulebook, self.facts, {"issue_price": fen_price(fen), "stage": Stage.pricing.value})
+        return self.evaluator.fact_environment(self.facts, self.on,
+                                               {"issue_price": fen_price(fen), "stage": Stage.pricing.value})
 
 
 def _status(priced: _PricedFacts, fen: int, version: RuleVersion) -> tuple[Status, Missing | None]:
@@ -104,7 +104,7 @@ def _has_call(node: Node) -> bool:
 def _closed_form_candidate(priced: _PricedFacts, version: RuleVersion) -> int | None:
     """The lowest fen at which the price comparison holds, if its figure is linear in the price
     (value at 2元 twice the value at 1元); None when the closed form does not apply."""
-    found = _price_comparison(version.condition, priced.rulebook)
+    found = _price_comparison(version.condition, priced.evaluator.rulebook)
     if found is None:
         return None
     term, op, threshold_node = found
@@ -181,7 +181,7 @@ def _priced(priced: _PricedFacts, rule: Rule, version: RuleVersion, chosen: bool
 
 def break_even_prices(evaluator: Evaluator, loaded: LoadedCase, on: dt.date) -> tuple[BreakEven, ...]:
     """The break-even price of every market-cap standard in force on `on`, in rulebook order."""
-    priced = _PricedFacts(evaluator, loaded)
+    priced = _PricedFacts(evaluator, loaded, on)
     out = []
     for rule in evaluator.rulebook.members(STANDARDS_GROUP):
         version = rule.version_on(on)

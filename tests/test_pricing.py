@@ -188,7 +188,7 @@ def test_break_even_in_closed_form_needs_at_most_three_exact_evaluations(evaluat
             version = rule.version_on(on)
             if version is None or rule.kind != "check":
                 continue
-            priced = pricing._PricedFacts(evaluator, loaded)
+            priced = pricing._PricedFacts(evaluator, loaded, on)
             calls.clear()
             fast = pricing._break_even(priced, rule, version, False)
             assert len(calls) <= 3, (loaded.case_id, rule.id, len(calls))
@@ -204,7 +204,7 @@ def test_a_rule_the_closed_form_cannot_read_falls_back_to_bisection(evaluator):
     from engine.pricing import _break_even, _closed_form_candidate, _PricedFacts
 
     loaded = load_case(QINGCLOUD)
-    priced = _PricedFacts(evaluator, loaded)
+    priced = _PricedFacts(evaluator, loaded, loaded.case.evaluation.date)
     rule = evaluator.rulebook.rules["listing.2.1.2.4"]
     version = rule.version_on(loaded.case.evaluation.date)
     assert _closed_form_candidate(priced, version) == 6321
