@@ -70,6 +70,7 @@ class Evaluator:
         self._sessions = itertools.count(1)
         self._breaks: list[dt.date] | None = None  # the dates on which some version starts or ends
         self._plans: dict[tuple[int, str], _Plan] = {}
+        self._earliest = rulebook.earliest_date()
 
     def close(self) -> None:
         for handle in self._rulesets.values():
@@ -103,7 +104,7 @@ class Evaluator:
         if unknown:
             raise CaseError([Problem(f"unknown part '{unknown[0]}'", expected=", ".join(self.rulebook.parts))])
         on = as_of or case.evaluation.date
-        earliest = self.rulebook.earliest_date()
+        earliest = self._earliest
         if on < earliest:
             message = f"no STAR Market rule is in force on {on.isoformat()}"
             if as_of is not None:  # the option, not the case, asked for that date
