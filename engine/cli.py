@@ -182,7 +182,7 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
     if resume and out is None:
         raise click.UsageError("--resume needs --out")
     try:
-        files = discover(paths)
+        files = [str(f) for f in discover(paths)]  # text, held once: see run_batch
         if out is not None:
             sink_kind(out)
     except FileNotFoundError as error:

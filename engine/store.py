@@ -88,9 +88,9 @@ def row_of_error(file: str, sha256: str, error: InputError, rulebook_version: st
                    rulebook_version=rulebook_version, rulebook_sha256=rulebook_sha256)
 
 
-def digest_of_files(files: list[Path]) -> dict[str, str]:
+def digest_of_files(files: list[str] | list[Path]) -> dict[str, str]:
     """file → sha256 of its bytes: what resume compares stored rows against."""
-    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    return {str(f): hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files}
 
 
 def sink_kind(path: Path) -> str:

@@ -22,6 +22,7 @@ This is a script, not a timed test.
 from __future__ import annotations
 
 import argparse
+import calendar
 import cProfile
 import datetime as dt
 import hashlib
@@ -63,6 +64,32 @@ SHARE_UNITS = {"股": Decimal(1), "万股": WAN, "亿股": YI}
 PRICE_UNITS = {"元": Decimal(1), "元/股": Decimal(1)}
 FLOOR_AMOUNT = re.compile(r"^\s*([+-]?)\s*(?:人民币)?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*(\S*)\s*$")
 NUMERALS = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5"}
+PERIOD = re.compile(r"^(\d{4})(?:(H1)|Q([1-3])|M(\d{1,2})-(\d{1,2}))?$")
+LONGER_WINDOW_FROM = dt.date(2020, 7, 10)  # statements usable 7 months after their period end before, 9 from then
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _add_months(start: dt.date, months: int) -> dt.date:
+    """Same day `months` later (the month's last day if there is none, or if `start` is one)."""
+    year, month = divmod(start.year * 12 + start.month - 1 + months, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    end_of_month = start.day == calendar.monthrange(start.year, start.month)[1]
+    return dt.date(year, month + 1, last if end_of_month else min(start.day, last))
+
+
+def _oldest_latest_year(on: dt.date, months: int) -> int:
+    """The oldest fiscal year that can still be 最近一年 on `on`."""
+    end = _month_end(on.year, (on.month - 1) // 3 * 3 + 3)
+    if end > on:
+        end = _add_months(end, -3)
+    while _add_months(_add_months(end, -3), months) >= on:
+        end = _add_months(end, -3)
+    return end.year if end.month == 12 else end.year - 1
+
+
 STANDARD = re.compile(r"^\s*(2\.1\.[234])\s*[（(]\s*([一二三四五1-5])\s*[）)]\s*$")
 
 
@@ -176,17 +203,31 @@ def _floor(case) -> str:
         for evidence in item["evidence"]:
             _section(evidence, "evidence", required=True)["document"]
         attest[name] = item["holds"]
-    years: dict[int, dict] = {}
+    years: dict[str, dict] = {}
+    ends = []
     for period in case.get("financials") or []:
         period = _section(period, "period", required=True)
         label = str(period["period"])
-        if label in years or not isinstance(period["audited"], bool):
+        match = PERIOD.match(label)
+        if label in years or not isinstance(period["audited"], bool) or not match:
             raise Bad(label)
+        year = int(match.group(1))
+        month = 6 if match.group(2) else 3 * int(match.group(3)) if match.group(3) else \
+            int(match.group(5)) if match.group(5) else 12
+        if match.group(4) and not 1 <= int(match.group(4)) <= int(match.group(5)) <= 12:
+            raise Bad(label)
+        ends.append(_month_end(year, month))
         figures = {k: _amount(period.get(k), MONEY_UNITS, money) for k in
                    ("revenue", "net_profit_parent", "net_profit_parent_deducted", "rd_investment", "operating_cash_flow")}
         years[label] = figures | {"audited": period["audited"]}
     full = {int(k): v for k, v in years.items() if k.isdigit() and dt.date(int(k), 12, 31) < date}
+    window = 9 if date >= LONGER_WINDOW_FROM else 7
+    required = _oldest_latest_year(date, window)
     latest = max(full) if full else None
+    stale = latest is None or latest < required
+    latest = required if stale else latest  # an expired latest year is a year the case does not state
+    ends = [end for end in ends if end < date]
+    usable = None if stale or not ends else date <= _add_months(max(ends), window)
 
     def year(k: int, name: str):
         period = full.get(latest - k + 1) if latest is not None else None
@@ -241,7 +282,7 @@ def _floor(case) -> str:
     float_ratio = (new + existing) / total
     float_ok = float_ratio >= (Decimal("0.1") if capital > 4 * YI else Decimal("0.25"))
     checks = [attest.get("issuance_conditions_met"), capital >= 3000 * WAN, float_ok, chosen,
-              attest.get("other_listing_conditions_met")]
+              attest.get("other_listing_conditions_met"), usable]
     if stage != "filing":
         checks.append(chosen)  # abort.market-cap: the chosen standard at the issue price
     if stage == "subscription":
@@ -254,12 +295,12 @@ def _floor(case) -> str:
     return "undetermined" if None in checks else "eligible"
 
 
-def _floor_file(path: Path) -> tuple[str, str, str]:
-    digest, verdict = floor_verdict(path.read_bytes())
+def _floor_file(path: str) -> tuple[str, str, str]:
+    digest, verdict = floor_verdict(Path(path).read_bytes())
     return str(path), digest, verdict
 
 
-def run_floor(files: list[Path], out: Path, jobs: int = 1) -> list[str]:
+def run_floor(files: list[str], out: Path, jobs: int = 1) -> list[str]:
     """The floor end to end: files → one SQLite row each (file, sha256, verdict), in `jobs` processes."""
     verdicts = []
     db = sqlite3.connect(out)
@@ -289,19 +330,19 @@ def timed(function, *args):
     return time.perf_counter() - start, value
 
 
-def engine_run(files: list[Path], out: Path, jobs: int) -> None:
+def engine_run(files: list[str], out: Path, jobs: int) -> None:
     with ResultStore(out) as store:
         run_batch(files, store, jobs=jobs)
 
 
-def _engine_child(files: list[Path], out: Path, jobs: int, queue) -> None:
+def _engine_child(files: list[str], out: Path, jobs: int, queue) -> None:
     seconds, _ = timed(engine_run, files, out, jobs)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     queue.put((seconds, max(own, workers)))
 
 
-def engine_in_child(files: list[Path], out: Path, jobs: int) -> tuple[float, float]:
+def engine_in_child(files: list[str], out: Path, jobs: int) -> tuple[float, float]:
     """(seconds, peak MB of its largest process) of one engine batch, in a fresh process, so
     each batch size's memory is its own (ru_maxrss only grows within a process)."""
     context = multiprocessing.get_context("fork")
@@ -371,7 +412,7 @@ def main() -> int:
         print(header + f"{'peak MB':>9}   (cases/s, medians of {args.repeat}; ratio = engine / floor in the same round; "
                        "peak = largest engine process)")
         for count in (int(c) for c in args.counts.split(",")):
-            files = generate(count, work / f"cases-{count}", seed=args.seed)
+            files = [str(f) for f in generate(count, work / f"cases-{count}", seed=args.seed)]  # as the CLI holds them
             line, peaks, floor = f"{count:>8,}", [], []
             for j in jobs:
                 rates, floor_rates, ratios = [], [], []
@@ -394,7 +435,7 @@ def main() -> int:
             print(f"{'':>8} floor and engine agree on {count - len(differ):,}/{count:,} verdicts "
                   f"({bad:,} deliberately bad files among them)")
             for f, a, b in differ[:5]:
-                print(f"{'':>10}{f.name}: engine {a}, floor {b}")
+                print(f"{'':>10}{Path(f).name}: engine {a}, floor {b}")
             shutil.rmtree(work / f"cases-{count}")
             for stale in work.glob(f"*-{count}-*.sqlite"):
                 stale.unlink()

@@ -101,3 +101,9 @@ def test_results_without_explanations_decide_exactly_as_explained_ones(evaluator
         with pytest.raises(ValueError, match="without explanations"):
             format_text(lean)
     assert compared >= 40
+
+
+def test_paths_given_as_text_give_the_same_rows(tmp_path):
+    """The CLI hands the batch its paths as text (held once, compactly): the rows are the same."""
+    files = sorted(CASES.glob("*.yaml"))
+    assert list(run_rows([str(f) for f in files])) == list(run_rows(files))
