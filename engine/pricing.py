@@ -127,16 +127,16 @@ def _break_even(priced: _PricedFacts, rule: Rule, version: RuleVersion, chosen: 
         return _by_bisection(priced, rule, version, chosen)
     status, missing = _status(priced, candidate, version)
     if status == Status.not_applicable:
-        return _outcome(rule, version, chosen, "not_applicable", f"does not apply: {version.applies_when_text}")
+        return _outcome(rule, chosen, "not_applicable", f"does not apply: {version.applies_when_text}")
     if missing is not None:
         applicability = priced.at(candidate).evaluate(version.applies_when) if version.applies_when else True
         needs = "applicability needs " if isinstance(applicability, Missing) else "needs "
-        return _outcome(rule, version, chosen, "undetermined", needs + ", ".join(sorted(missing.facts)))
+        return _outcome(rule, chosen, "undetermined", needs + ", ".join(sorted(missing.facts)))
     if status == Status.passed:
         if candidate == 1 or not _holds(priced, candidate - 1, version):
             return _priced(priced, rule, version, chosen, candidate)  # holds at the price, fails one fen below
     elif not _holds(priced, MAX_PRICE_FEN, version):
-        return _no_price(rule, version, chosen)  # fails where the market cap holds, and at the top
+        return _no_price(rule, chosen)  # fails where the market cap holds, and at the top
     return _by_bisection(priced, rule, version, chosen)  # the price acts otherwise than linearly: search
 
 
@@ -144,15 +144,15 @@ def _by_bisection(priced: _PricedFacts, rule: Rule, version: RuleVersion, chosen
     if version.applies_when is not None:
         applies = priced.at(1).evaluate(version.applies_when)
         if isinstance(applies, Missing):
-            return _outcome(rule, version, chosen, "undetermined",
+            return _outcome(rule, chosen, "undetermined",
                             "applicability needs " + ", ".join(sorted(applies.facts)))
         if applies is not True:
-            return _outcome(rule, version, chosen, "not_applicable", f"does not apply: {version.applies_when_text}")
+            return _outcome(rule, chosen, "not_applicable", f"does not apply: {version.applies_when_text}")
     top, missing = _status(priced, MAX_PRICE_FEN, version)
     if missing is not None:
-        return _outcome(rule, version, chosen, "undetermined", "needs " + ", ".join(sorted(missing.facts)))
+        return _outcome(rule, chosen, "undetermined", "needs " + ", ".join(sorted(missing.facts)))
     if top != Status.passed:
-        return _no_price(rule, version, chosen)
+        return _no_price(rule, chosen)
     low, high = 0, MAX_PRICE_FEN  # invariant: fails at `low` (0 fen is no price), holds at `high`
     while high - low > 1:
         middle = (low + high) // 2
@@ -164,12 +164,12 @@ def _by_bisection(priced: _PricedFacts, rule: Rule, version: RuleVersion, chosen
     return _priced(priced, rule, version, chosen, high)
 
 
-def _outcome(rule: Rule, version: RuleVersion, chosen: bool, outcome: str, reason: str) -> BreakEven:
+def _outcome(rule: Rule, chosen: bool, outcome: str, reason: str) -> BreakEven:
     return BreakEven(rule.standard or rule.id, rule.id, rule.title.zh, outcome, None, None, reason, chosen)
 
 
-def _no_price(rule: Rule, version: RuleVersion, chosen: bool) -> BreakEven:
-    return _outcome(rule, version, chosen, "no_price", "its conditions other than the market cap fail at every price")
+def _no_price(rule: Rule, chosen: bool) -> BreakEven:
+    return _outcome(rule, chosen, "no_price", "its conditions other than the market cap fail at every price")
 
 
 def _priced(priced: _PricedFacts, rule: Rule, version: RuleVersion, chosen: bool, fen: int) -> BreakEven:

@@ -26,7 +26,6 @@ import calendar
 import cProfile
 import datetime as dt
 import hashlib
-import json
 import multiprocessing
 import os
 import platform
