@@ -300,6 +300,10 @@ class Subscription(Strict):
     clawback_shares: ShareCount | None = Field(None, description="从网下向网上回拨的股数 (0 if none)")
     paid_shares: ShareCount | None = Field(None, description="网下和网上投资者缴款认购的股份数量合计")
     sponsor_coinvestment_done: bool | None = Field(None, description="保荐机构相关子公司已按承诺实施跟投")
+    offline_allocated_shares: ShareCount | None = Field(None, description="网下投资者获配股数 (final offline allocation)")
+    offline_locked_shares: ShareCount | None = Field(None, description="网下比例限售股数 (shares locked by the offline lock-up)")
+    offline_lockup_by_proportion: bool | None = Field(
+        None, description="网下限售采用比例限售方式 (true) rather than 摇号限售 (false)")
 
 
 class Case(Strict):
@@ -387,7 +391,9 @@ INPUT_FACTS: dict[str, FactSpec] = {
         *(FactSpec(name, "quantity", SHARES, description=Placement.model_fields[name].description or "")
           for name in ("strategic_shares", "offline_initial_shares", "sponsor_coinvestment_shares")),
         *(FactSpec(name, "quantity", SHARES, description=Subscription.model_fields[name].description or "")
-          for name in ("offline_subscribed_shares", "clawback_shares", "paid_shares")),
+          for name in ("offline_subscribed_shares", "clawback_shares", "paid_shares", "offline_allocated_shares",
+                       "offline_locked_shares")),
+        FactSpec("offline_lockup_by_proportion", "bool", description="网下限售采用比例限售方式"),
         FactSpec("online_subscription_multiple", "quantity", RATIO, description="网上投资者有效申购倍数"),
         FactSpec("sponsor_coinvestment_done", "bool", description="保荐机构相关子公司已按承诺实施跟投"),
         FactSpec("invention_patents", "quantity", RATIO, description="发明专利 (count)"),
