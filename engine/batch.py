@@ -185,7 +185,9 @@ def run_rows(paths: list[str] | list[Path], jobs: int = 1, rulebook: Rulebook | 
         with held():  # no worker can be interrupted before it has set its own signal handling
             pool = context.Pool(jobs, initializer=_start_worker, initargs=(rulebook, compiled, as_of))
         yield from pool.imap(evaluate_file, paths, chunksize=chunksize)
-    finally:  # also on an exception or an interrupt (one held during the start is raised on leaving `held`)
+        pool.close()  # every row is in: the workers leave when the queue tells them, no signal needed
+        pool.join()
+    finally:  # on an exception or an interrupt (one held during the start is raised on leaving `held`)
         if pool is not None:
             pool.terminate()
 
@@ -209,4 +211,5 @@ def run_batch(paths: list[str] | list[Path], store, jobs: int = 1, rulebook: Rul
             summary.add(row)
             if progress:
                 progress(1)
+        next(rows, None)  # run the generator to its end: its pool closes normally, not by terminate()
     return summary
