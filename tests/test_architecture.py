@@ -7,8 +7,9 @@ from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 # Each module may import only modules listed before it.
-ORDER = ["errors", "yamlsource", "units", "case", "generate", "expression", "rulebook", "facts", "results",
-         "compiler", "citations", "evaluation", "pricing", "report", "store", "batch", "ruletests", "revision", "cli"]
+ORDER = ["errors", "yamlsource", "units", "case", "sheets", "generate", "expression", "rulebook", "sheetrules",
+         "facts", "results", "compiler", "citations", "evaluation", "pricing", "report", "xlsxstore", "store", "batch",
+         "ruletests", "revision", "cli"]
 
 
 def imports_of(module: str) -> set[str]:
