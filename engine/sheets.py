@@ -289,7 +289,7 @@ def exact_number(value: int | float) -> int | Decimal:
     if value != value or value in (float("inf"), float("-inf")):
         raise CellError(f"'{value}' is not a number")
     number = Decimal(repr(value))
-    if len(number.as_tuple().digits) > MAX_DIGITS:
+    if len(number.normalize().as_tuple().digits) > MAX_DIGITS:
         raise CellError(f"the cell holds {value!r}, which has more than {MAX_DIGITS} significant digits: "
                         "an artefact of binary arithmetic, not an exact figure (round it, or type it as text)")
     return int(number) if number == number.to_integral_value() else number
