@@ -9,6 +9,7 @@ declares one per dimension under `units:`); unknown keys are refused with a
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import difflib
 import re
@@ -247,6 +248,17 @@ class FinancialPeriod(Strict):
             return None
         return int(match.group("year"))
 
+    @property
+    def period_end(self) -> dt.date:
+        """The last day of the period: 31 December of a fiscal year, 30 June of H1, the end of the
+        quarter (Q1–Q3) or of the last month (M1-9)."""
+        match = _PERIOD.match(str(self.period))
+        assert match is not None
+        year = int(match.group("year"))
+        month = 6 if match.group("half") else 3 * int(match.group("quarter")) if match.group("quarter") else \
+            int(match.group("m2")) if match.group("m2") else 12
+        return dt.date(year, month, calendar.monthrange(year, month)[1])
+
 
 class Evidence(Strict):
     document: str = Field(description="The document that supports the judgment")
@@ -302,6 +314,10 @@ class Subscription(Strict):
     clawback_shares: ShareCount | None = Field(None, description="从网下向网上回拨的股数 (0 if none)")
     paid_shares: ShareCount | None = Field(None, description="网下和网上投资者缴款认购的股份数量合计")
     sponsor_coinvestment_done: bool | None = Field(None, description="保荐机构相关子公司已按承诺实施跟投")
+    offline_allocated_shares: ShareCount | None = Field(None, description="网下投资者获配股数 (final offline allocation)")
+    offline_locked_shares: ShareCount | None = Field(None, description="网下比例限售股数 (shares locked by the offline lock-up)")
+    offline_lockup_by_proportion: bool | None = Field(
+        None, description="网下限售采用比例限售方式 (true) rather than 摇号限售 (false)")
 
 
 class Case(Strict):
@@ -327,6 +343,11 @@ class Case(Strict):
     @classmethod
     def _standard(cls, value: str | None) -> str | None:
         return None if value is None else normalize_standard(value)
+
+    def latest_period_end(self) -> dt.date | None:
+        """The end of the latest period (fiscal year or interim) the case states, before its date."""
+        ends = [p.period_end for p in self.financials if p.period_end < self.evaluation.date]
+        return max(ends) if ends else None
 
     def fiscal_years(self) -> dict[int, FinancialPeriod]:
         """Full fiscal years ending before the evaluation date, by year."""
@@ -361,6 +382,8 @@ INPUT_FACTS: dict[str, FactSpec] = {
     for spec in (
         FactSpec("stage", "text", description="filing, pricing or subscription"),
         FactSpec("evaluation_date", "date", description="The case's date"),
+        FactSpec("latest_period_end", "date",
+                 description="End of the latest financial period stated (fiscal year or interim) before the case date"),
         FactSpec("incorporated_on", "date", description=Issuer.model_fields["incorporated_on"].description or ""),
         FactSpec("joint_stock_since", "date", description=Issuer.model_fields["joint_stock_since"].description or ""),
         FactSpec("converted_at_book_value", "bool",
@@ -382,7 +405,9 @@ INPUT_FACTS: dict[str, FactSpec] = {
         *(FactSpec(name, "quantity", SHARES, description=Placement.model_fields[name].description or "")
           for name in ("strategic_shares", "offline_initial_shares", "sponsor_coinvestment_shares")),
         *(FactSpec(name, "quantity", SHARES, description=Subscription.model_fields[name].description or "")
-          for name in ("offline_subscribed_shares", "clawback_shares", "paid_shares")),
+          for name in ("offline_subscribed_shares", "clawback_shares", "paid_shares", "offline_allocated_shares",
+                       "offline_locked_shares")),
+        FactSpec("offline_lockup_by_proportion", "bool", description="网下限售采用比例限售方式"),
         FactSpec("online_subscription_multiple", "quantity", RATIO, description="网上投资者有效申购倍数"),
         FactSpec("sponsor_coinvestment_done", "bool", description="保荐机构相关子公司已按承诺实施跟投"),
         FactSpec("invention_patents", "quantity", RATIO, description="发明专利 (count)"),
@@ -422,6 +447,7 @@ def case_facts(case: Case) -> CaseFacts:
     scalars: dict[str, Any] = {
         "stage": case.evaluation.stage.value,
         "evaluation_date": case.evaluation.date,
+        "latest_period_end": case.latest_period_end(),
         "incorporated_on": case.issuer.incorporated_on,
         "joint_stock_since": case.issuer.joint_stock_since,
         "converted_at_book_value": case.issuer.converted_at_book_value,

@@ -10,6 +10,8 @@
     check-listing rules lint [DIR]
     check-listing rules test [DIR] [--coverage]
     check-listing rules diff --old DATE --new DATE CASES...
+    check-listing rules editions [DIR] [--as-of DATE] [--format text|json]
+    check-listing serve [--port 8765] [--rules DIR]
 
 Exit codes: 0 eligible, 1 not eligible, 3 undetermined, 2 bad input or usage,
 70 an internal contradiction (a bug). Bad input is one message per problem with its
@@ -401,6 +403,22 @@ def test_rules(directory: Path | None, show_coverage: bool, fail_under: float | 
     sys.exit(1 if failed else 0)
 
 
+@rules.command(name="editions")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--as-of", callback=_date, help="Only the rule versions in force on this date (YYYY-MM-DD).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def editions_command(directory: Path | None, as_of: dt.date | None, output_format: str) -> None:
+    """Per instrument, its editions (document number, date) and, per rule version, how its text is known."""
+    from .editions import editions, editions_json, format_editions
+    from .rulebook import load_rulebook
+
+    with _input_errors():
+        rulebook = load_rulebook(directory)
+    entries = editions(rulebook, as_of)
+    formatter = editions_json if output_format == "json" else format_editions
+    click.echo(formatter(entries, rulebook, as_of), nl=False)
+
+
 @rules.command(name="diff")
 @click.argument("cases", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--old", "old_date", callback=_date, help="Judge 'before' under the rules in force on this date.")
@@ -434,6 +452,35 @@ def diff_rules(cases: tuple[Path, ...], old_date: dt.date | None, new_date: dt.d
     new_label = " ".join(str(x) for x in (new_rules, new_date) if x) or "the case dates"
     click.echo(format_diff(changes, impacts, old_label, new_label), nl=False)
     sys.exit(1 if any(i.verdict_flips for i in impacts) else 0)
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback unless --allow-remote).")
+@click.option("--allow-remote", is_flag=True, help="Allow binding an address other machines can reach.")
+@rules_option
+def serve(port: int, host: str, allow_remote: bool, rules_dir: Path | None) -> None:
+    """Start the workbench in the browser: edit a case, see the verdict live, drag the issue price."""
+    try:
+        from .web import create_app, is_loopback, listen, serve as run_server
+    except ImportError as error:
+        raise click.ClickException(f"the workbench needs the 'web' extra ({error.name} is missing): "
+                                   "pip install 'star-listing[web]'") from None
+    if not is_loopback(host):
+        if not allow_remote:
+            raise click.UsageError(f"{host} is not a loopback address: other machines could reach the workbench; "
+                                   "pass --allow-remote to bind it anyway")
+        click.echo(f"warning: binding {host}: anyone who can reach this machine can use the workbench "
+                   "(no authentication)", err=True)
+    with _input_errors():
+        app = create_app(rules_dir, allow_remote=not is_loopback(host))
+    try:
+        sock = listen(host, port)
+    except OSError as error:
+        raise click.UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    shown = "127.0.0.1" if host == "localhost" else f"[{host}]" if ":" in host else host
+    click.echo(f"check-listing workbench on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
+    run_server(app, sock)
 
 
 class _input_errors:

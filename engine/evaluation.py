@@ -23,12 +23,13 @@ from typing import Any
 
 import durable_rules_engine
 
-from .case import LoadedCase, case_facts
+from .case import CaseFacts, LoadedCase, case_facts
 from .compiler import CompiledRule, CompiledRulebook, compile_rulebook, dumps_fact, encode_value
 from .errors import CaseError, InternalError, Problem
 from .expression import NEGATED, SYMBOL, BoolOp, Compare, If, Literal, Name, Node, Unary, YearRef, children, rebuild, unparse
-from .facts import FactEnvironment, Missing, compare
-from .results import Attested, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status, Verdict
+from .facts import FactEnvironment, Missing, compare, required_latest_year
+from .results import (NOT_COUNTED, Attested, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status,
+                      Verdict)
 from .rulebook import Rule, Rulebook, RuleVersion
 from .units import UNITS, Quantity, display_unit_for
 
@@ -81,9 +82,22 @@ class Evaluator:
             raise CaseError([loaded.source.problem(("evaluation", "date"), message,
                                                    expected=f"a date from {earliest.isoformat()}")])
         self._check_case_names(loaded)
-        env = FactEnvironment(self.rulebook, case_facts(case))
+        env = self.fact_environment(case_facts(case), on)
         ordered = self.evaluate_rules(env, on, case.evaluation.stage.value, case.chosen_standard)
         return self._case_result(loaded, on, ordered, env, require)
+
+    def fact_environment(self, facts: CaseFacts, on: dt.date,
+                         overrides: dict[str, Any] | None = None) -> FactEnvironment:
+        """The case's facts under the rules in force on `on`: 最近一年 is at least the fiscal year a
+        filing on the case's own date must show (the statement-validity window in force on `on`)."""
+        window = self.rulebook.latest_year_window(on)
+        dated = facts.scalars.get("evaluation_date")
+        required, because = None, ""
+        if window is not None and isinstance(dated, dt.date):
+            required = required_latest_year(dated, window.months)
+            because = (f"a case dated {dated.isoformat()} must show fiscal year {required} or later: financial "
+                       f"statements are usable at most {window.months} months after their period end ({window.rule})")
+        return FactEnvironment(self.rulebook, facts, overrides, required, because)
 
     def evaluate_rules(self, env: FactEnvironment, on: dt.date, stage: str,
                        chosen_standard: str | None) -> tuple[RuleResult, ...]:
@@ -180,7 +194,9 @@ class Evaluator:
             return _simple(rule, version, Status.failed,
                            f"{chosen} is not one of the standards of {rule.alternatives}")
         outcome = results[member.id]
-        if outcome.status == Status.not_applicable:
+        if outcome.status == Status.not_in_force:
+            status, reason = Status.undetermined, f"chosen standard {chosen} is not encoded: {outcome.reason}"
+        elif outcome.status == Status.not_applicable:
             status, reason = Status.failed, f"chosen standard {chosen} does not apply: {outcome.reason}"
         elif outcome.status == Status.passed:
             status, reason = Status.passed, f"chosen standard {chosen} holds"
@@ -222,11 +238,27 @@ class Evaluator:
             _consequences_result(part.id, part.title.zh, part.title.en, [r for r in results if r.part == part.id])
             if part.consequences else
             _part_result(part.id, part.title.zh, part.title.en, part.decides_verdict or part.id in require,
-                         [r for r in results if r.part == part.id])
+                         [r for r in results if r.part == part.id], on)
             for part in self.rulebook.parts.values())
+        # a part the user required must judge something: no rule judged is undetermined, never eligible
+        parts = tuple(replace(p, verdict=Verdict.undetermined,
+                              summary=f"required, but no rule of this part is judged: {p.summary}")
+                      if p.part in require and p.applicable is False else p for p in parts)
         counting = [r for r in results if any(p.counts and p.part == r.part for p in parts)]
         overall = _part_result("overall", "", "", True, counting)
         verdict, summary = overall.verdict, overall.summary
+        unjudged = [p for p in parts if p.counts and (not p.encoded or (p.part in require and not p.applicable))]
+        if unjudged and verdict == Verdict.eligible:  # a part that counts but judged no rule decides nothing
+            verdict = Verdict.undetermined
+            summary = "undetermined: " + "; ".join(f"{p.part} ({p.title_en}) is {p.summary}" for p in unjudged)
+        warnings = []
+        known = self.rulebook.known_as_of
+        if known is not None and on > known:
+            warnings.append(f"judged on {on.isoformat()}, after the rule set's known-as-of date {known.isoformat()}: "
+                            "editions published since then are not encoded")
+        if env.stale:
+            warnings.append(f"the case states no fiscal year {env.latest_year}; {env.required_because}. "
+                            f"Rules that read 最近一年 are not judged on older years")
         holding = tuple(r.standard for r in results if r.standard and r.status == Status.passed)
         attested = tuple(
             Attested(name, self.rulebook.attestations[name].title.zh, a.holds, a.attested_by,
@@ -240,7 +272,7 @@ class Evaluator:
             chosen_standard=case.chosen_standard, rulebook_name=self.rulebook.name,
             rulebook_version=self.rulebook.version, rulebook_sha256=self.rulebook.sha256, verdict=verdict,
             summary=summary, results=results, standards_holding=holding, attestations=attested,
-            versions_used=tuple(versions), parts=parts)
+            versions_used=tuple(versions), parts=parts, warnings=tuple(warnings))
 
 
 # ---------------------------------------------------------------------------------
@@ -277,9 +309,15 @@ def _consequences_result(part: str, title_zh: str, title_en: str, results: list[
     return PartResult(part, title_zh, title_en, verdict, summary, False, consequences=True)
 
 
-def _part_result(part: str, title_zh: str, title_en: str, counts: bool, results: list[RuleResult]) -> PartResult:
+def _part_result(part: str, title_zh: str, title_en: str, counts: bool, results: list[RuleResult],
+                 on: dt.date | None = None) -> PartResult:
     """Not eligible if a counted rule fails; else undetermined if one is undetermined; else eligible."""
-    counted = [r for r in results if not r.informational and r.status != Status.not_applicable]
+    counted = [r for r in results if not r.informational and r.status not in NOT_COUNTED]
+    if results and all(r.status == Status.not_in_force for r in results):
+        summary = f"not encoded for {on.isoformat() if on else 'this date'}: no rule of this part is in force then"
+        ended = sorted({r.reason for r in results})
+        summary += " (" + "; ".join(ended) + ")"
+        return PartResult(part, title_zh, title_en, Verdict.undetermined, summary, counts, encoded=False)
     failed = [r for r in counted if r.status == Status.failed]
     undetermined = [r for r in counted if r.status == Status.undetermined]
     if failed:
@@ -317,8 +355,16 @@ def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str
 
 
 def _not_in_force(rule: Rule, on: dt.date) -> RuleResult:
-    periods = ", ".join(v.label() for v in rule.versions)
-    return _simple(rule, None, Status.not_applicable, f"not in force on {on.isoformat()} (versions: {periods})")
+    """No version on `on`: before the first, or after the last (then the rule says why it ended)."""
+    first = min(v.effective_from for v in rule.versions)
+    if on < first:
+        return _simple(rule, None, Status.not_in_force, f"not in force on {on.isoformat()}: in force from {first.isoformat()}")
+    last = max((v.effective_to for v in rule.versions if v.effective_to), default=None)
+    return _simple(rule, None, Status.not_in_force,
+                   f"not in force on {on.isoformat()}: ended {last.isoformat() if last else '?'} — {rule.ended or 'no reason given'}")
+
+
+
 
 
 def _reason(status: Status, comparisons: tuple[Comparison, ...], applicability: tuple[Comparison, ...],

@@ -15,6 +15,8 @@ Functions over fiscal years (the latest full audited years, never an interim per
 `latest(x)`, `year(k, x)` (k = 1 is the latest), `sum_latest(n, x)`, `all_latest(n, cond)`,
 `any_latest(n, cond)`; `min(a, b, …)`, `max(a, b, …)`; and `first(a, b, …)`, the first
 argument the case states (e.g. the issue price, else the lower bound of the price range).
+Dates: `full_years(from, to)` complete years; `months_elapsed(from, to)` months as an exact
+fraction (a month-end start counts to month-ends).
 
 Nothing here calls `eval`; the parser is a recursive-descent parser with bounded input
 size and depth. `check` types every node against a `Scope` (the names a rule may read)
@@ -144,7 +146,7 @@ COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 SYMBOL = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
 YEAR_FUNCTIONS = ("latest", "year", "sum_latest", "all_latest", "any_latest")
-FUNCTIONS = YEAR_FUNCTIONS + ("min", "max", "first", "floor", "full_years")
+FUNCTIONS = YEAR_FUNCTIONS + ("min", "max", "first", "floor", "full_years", "months_elapsed")
 KEYWORDS = {"and", "or", "not", "if", "then", "else", "true", "false"}
 
 
@@ -502,12 +504,14 @@ class _Checker:
             if len({t.dim for t in types}) != 1:
                 raise self.fail(f"{name}() arguments have different units", node)
             return quantity(types[0].dim, any(t.per_year for t in types))  # type: ignore[arg-type]
-        if name == "full_years":  # complete years from one date to another (民法典 第二百条–第二百零三条)
+        if name in ("full_years", "months_elapsed"):
+            # full_years: complete years from one date to another (民法典 第二百条–第二百零三条);
+            # months_elapsed: months from a period end to a date, exactly (6 on the day six months later)
             if len(args) != 2:
-                raise self.fail("full_years() takes 2 arguments: full_years(from_date, to_date)", node)
+                raise self.fail(f"{name}() takes 2 arguments: {name}(from_date, to_date)", node)
             for arg in args:
                 if self.check(arg).kind != "date":
-                    raise self.fail(f"full_years() needs dates, not {self.check(arg).describe()}", arg)
+                    raise self.fail(f"{name}() needs dates, not {self.check(arg).describe()}", arg)
             return quantity(RATIO)
         if name == "floor":  # whole base units: shares are bought in whole shares (股)
             if len(args) != 1:

@@ -12,6 +12,7 @@ fiscal year the case states (interim periods never count).
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -53,13 +54,22 @@ def _merge(values: list[Outcome]) -> Missing | None:
 class FactEnvironment:
     """The facts of one case, with derived figures computed on demand and cached."""
 
-    def __init__(self, rulebook: Rulebook, facts: CaseFacts, overrides: dict[str, Any] | None = None):
+    def __init__(self, rulebook: Rulebook, facts: CaseFacts, overrides: dict[str, Any] | None = None,
+                 required_latest_year: int | None = None, required_because: str = ""):
         """`overrides` gives values for names directly, derived figures included (a per-year
-        figure as a {year: value} mapping): rule tests state only the figures a rule reads."""
+        figure as a {year: value} mapping): rule tests state only the figures a rule reads.
+
+        `required_latest_year` is the oldest fiscal year that may be 最近一年 on the case's date
+        (financial statements expire): when the case's latest stated year is older, the latest
+        year is the required one, which the case does not state, so rules reading it are
+        undetermined with that year named (`required_because` says why)."""
         self.rulebook = rulebook
         self.facts = facts
         self.overrides = overrides or {}
-        self.latest_year = max(facts.years) if facts.years else None
+        stated = max(facts.years) if facts.years else None
+        self.stale = required_latest_year is not None and (stated is None or stated < required_latest_year)
+        self.latest_year = required_latest_year if self.stale else stated
+        self.required_because = required_because
         self._cache: dict[tuple[str, int], Outcome] = {}
 
     # -- years ----------------------------------------------------------------
@@ -98,6 +108,9 @@ class FactEnvironment:
         if spec is None:  # pragma: no cover - the rule loader refuses unknown names
             return Missing(frozenset([name]), (f"{name}: unknown figure",))
         if not spec.per_year:
+            if name == "latest_period_end" and self.stale:
+                return Missing(frozenset([f"fiscal year {self.latest_year}"]),
+                               (f"the case states no fiscal year {self.latest_year}; {self.required_because}",))
             if name in self.facts.scalars:
                 return self.facts.scalars[name]
             if spec.default is not None:
@@ -107,8 +120,9 @@ class FactEnvironment:
         if year is None:
             return Missing(frozenset([name]), (f"{name}: the case states no full fiscal year",))
         if year not in self.facts.years:
+            why = f"; {self.required_because}" if self.stale else ""
             return Missing(frozenset([f"{name}[{year}]"]),
-                           (f"fiscal year {year} is not in the case (needed as the {_ordinal(k)} latest year)",))
+                           (f"fiscal year {year} is not in the case (needed as the {_ordinal(k)} latest year{why})",))
         if year in self.facts.unaudited_years:
             return Missing(frozenset([f"{name}[{year}]"]),
                            (f"fiscal year {year} is not audited (the rules count audited figures only)",))
@@ -184,6 +198,12 @@ class FactEnvironment:
             if missing:
                 return missing
             return Quantity(Fraction(full_years(start, end)), RATIO)
+        if name == "months_elapsed":
+            start, end = self.evaluate(args[0], k), self.evaluate(args[1], k)
+            missing = _merge([start, end])
+            if missing:
+                return missing
+            return Quantity(months_elapsed(start, end), RATIO)
         if name == "floor":
             value = self.evaluate(args[0], k)
             if isinstance(value, Missing):
@@ -253,6 +273,44 @@ def full_years(start: dt.date, end: dt.date) -> int:
     while years > 0 and anniversary(start, years) > end:
         years -= 1
     return years
+
+
+def add_months(start: dt.date, months: int) -> dt.date:
+    """The day `months` months after `start`: the same day of the month, or the month's last day
+    where there is none; from a month's last day, the last day of the target month (a period end
+    of 30 June is six months later on 31 December, as financial statements are dated)."""
+    total = start.year * 12 + start.month - 1 + months
+    year, month = divmod(total, 12)
+    month += 1
+    last = calendar.monthrange(year, month)[1]
+    if start.day == calendar.monthrange(start.year, start.month)[1]:
+        return dt.date(year, month, last)
+    return dt.date(year, month, min(start.day, last))
+
+
+def months_elapsed(start: dt.date, end: dt.date) -> Fraction:
+    """Months from `start` to `end`, exactly: n whole months, then the days into the next month
+    over that month's length (6 on the day six months after `start`, more the day after)."""
+    if end < start:
+        return -months_elapsed(end, start)
+    months = (end.year - start.year) * 12 + end.month - start.month
+    while months > 0 and add_months(start, months) > end:
+        months -= 1
+    base, following = add_months(start, months), add_months(start, months + 1)
+    return Fraction(months) + Fraction((end - base).days, (following - base).days)
+
+
+def required_latest_year(on: dt.date, months: int) -> int:
+    """The oldest fiscal year that can be 最近一年 on `on`, when statements stay usable `months`
+    months after their period end: the earliest quarter end still usable on `on` closes that
+    year (a 31 December) or falls in the year after it."""
+    year, month = on.year, (on.month - 1) // 3 * 3 + 3
+    end = dt.date(year, month, calendar.monthrange(year, month)[1])
+    if end > on:  # the last quarter end on or before `on`
+        end = add_months(end, -3)
+    while add_months(add_months(end, -3), months) >= on:
+        end = add_months(end, -3)
+    return end.year if end.month == 12 else end.year - 1
 
 
 def _ordinal(k: int) -> str:

@@ -40,12 +40,12 @@ def fen_price(fen: int) -> Quantity:
 class _PricedFacts:
     """The exact facts of one case at any issue price (the case's own price ignored)."""
 
-    def __init__(self, evaluator: Evaluator, loaded: LoadedCase):
-        self.rulebook = evaluator.rulebook
-        self.facts = case_facts(loaded.case)
+    def __init__(self, evaluator: Evaluator, loaded: LoadedCase, on: dt.date):
+        self.evaluator, self.facts, self.on = evaluator, case_facts(loaded.case), on
 
     def at(self, fen: int) -> FactEnvironment:
-        return FactEnvironment(self.rulebook, self.facts, {"issue_price": fen_price(fen), "stage": Stage.pricing.value})
+        return self.evaluator.fact_environment(self.facts, self.on,
+                                               {"issue_price": fen_price(fen), "stage": Stage.pricing.value})
 
 
 def _holds(env: FactEnvironment, version: RuleVersion) -> bool:
@@ -86,7 +86,7 @@ def _break_even(priced: _PricedFacts, rule: Rule, version: RuleVersion, chosen: 
 
 def break_even_prices(evaluator: Evaluator, loaded: LoadedCase, on: dt.date) -> tuple[BreakEven, ...]:
     """The break-even price of every market-cap standard in force on `on`, in rulebook order."""
-    priced = _PricedFacts(evaluator, loaded)
+    priced = _PricedFacts(evaluator, loaded, on)
     out = []
     for rule in evaluator.rulebook.members(STANDARDS_GROUP):
         version = rule.version_on(on)

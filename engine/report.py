@@ -13,13 +13,14 @@ from typing import Any
 
 from .errors import EXIT_ELIGIBLE, EXIT_NOT_ELIGIBLE, EXIT_UNDETERMINED
 from .expression import SYMBOL
-from .results import BreakEven, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status, Verdict
+from .results import (NOT_COUNTED, BreakEven, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status,
+                      Verdict)
 from .units import RATIO, UNITS, Quantity, canonical_text, display_unit_for, fen_text, format_quantity
 
 EXIT_CODES = {Verdict.eligible: EXIT_ELIGIBLE, Verdict.not_eligible: EXIT_NOT_ELIGIBLE,
               Verdict.undetermined: EXIT_UNDETERMINED}
 STATUS_MARK = {Status.passed: "PASS", Status.failed: "FAIL", Status.not_applicable: "N/A",
-               Status.undetermined: "UNDETERMINED"}
+               Status.not_in_force: "NOT IN FORCE", Status.undetermined: "UNDETERMINED"}
 VERDICT_TEXT = {Verdict.eligible: "ELIGIBLE", Verdict.not_eligible: "NOT ELIGIBLE",
                 Verdict.undetermined: "UNDETERMINED"}
 
@@ -90,9 +91,22 @@ def format_figure(figure: FigureValue, rule: RuleResult | None = None) -> str:
 def citation_line(rule: RuleResult) -> str:
     if rule.citation is None:
         return "no version in force"
-    mark = "" if rule.citation.verified else "  [quote not verified]"
     period = rule.version.rsplit(", ", 1)[-1] if rule.version else ""
-    return f"{rule.citation.reference()}; {period}{mark}"
+    return f"{rule.citation.reference()}; {period}"
+
+
+def provenance_line(result: CaseResult) -> str:
+    """`Law texts: 3 of the 5 rules that decided the verdict rest on text not read in full (quoted 1, …)`."""
+    counts = result.deciding_provenance()
+    total = sum(counts.values())
+    if not total:
+        return "Law texts: no rule decided the verdict"
+    partial = {k: v for k, v in counts.items() if k != "fulltext"}
+    if not partial:
+        return f"Law texts: all {total} rules that decided the verdict were read in a full copy of the text"
+    detail = ", ".join(f"{word} {partial[word]}" for word in ("quoted", "summary", "unverified") if word in partial)
+    return (f"Law texts: {sum(partial.values())} of the {total} rules that decided the verdict rest on text not read "
+            f"in full ({detail})")
 
 
 # ---------------------------------------------------------------------------------
@@ -129,20 +143,22 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
         f"Rule set:  {result.rulebook_name} {result.rulebook_version}  sha256 {result.rulebook_sha256[:16]}",
         f"Chosen standard: {result.chosen_standard or 'not stated'}; "
         f"standards that hold: {', '.join(result.standards_holding) or 'none'}",
+        provenance_line(result),
+        *[f"WARNING: {warning}" for warning in result.warnings],
     ]
     if len(result.parts) > 1:
         lines += ["", "Parts"] + [f"  {_part_line(part)}" for part in result.parts]
     main_part = result.parts[0].part if result.parts else None
-    decisive = [r for r in result.results if not r.informational and r.status != Status.not_applicable
+    decisive = [r for r in result.results if not r.informational and r.status not in NOT_COUNTED
                 and r.part == main_part]
     alternatives = [r for r in result.results if r.informational or r.chosen]
     inapplicable = [r for r in result.results if not r.informational and not r.chosen
-                    and r.status == Status.not_applicable]
+                    and r.status in NOT_COUNTED]
     lines += ["", result.parts[0].title_en if result.parts else "Rules"]
     for rule in decisive:
         lines += _text_rule(rule, verbose=True)
     for part in result.parts[1:]:
-        rules = [r for r in result.results if r.part == part.part and r.status != Status.not_applicable]
+        rules = [r for r in result.results if r.part == part.part and r.status not in NOT_COUNTED]
         if rules:
             lines += ["", f"{part.title_en} ({part.title_zh})"]
             for rule in rules:
@@ -150,13 +166,13 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
     if alternatives:
         lines += ["", "Market-cap and financial standards (the chosen one decides; the others are for information)"]
         for rule in alternatives:
-            if rule.status == Status.not_applicable and not verbose:
+            if rule.status in NOT_COUNTED and not verbose:
                 continue
             lines += _text_rule(rule, verbose=verbose or rule.chosen)
     if inapplicable:
-        lines += ["", "Not applicable"]
+        lines += ["", "Not applicable, or not in force on the date"]
         for rule in inapplicable:
-            lines.append(f"  [N/A] {rule.rule_id}  {rule.title_zh}: {rule.reason}")
+            lines.append(f"  [{STATUS_MARK[rule.status]}] {rule.rule_id}  {rule.title_zh}: {rule.reason}")
     if result.break_even:
         lines += ["", BREAK_EVEN_TITLE]
         for item in result.break_even:
@@ -184,11 +200,13 @@ def _part_line(part: PartResult) -> str:
 def _part_verdict(part: PartResult) -> str:
     if part.consequences:
         return "CONSEQUENCES"
+    if not part.encoded:
+        return "NOT ENCODED"
     return VERDICT_TEXT[part.verdict] if part.applicable else "N/A"
 
 
 CONSEQUENCE_MARK = {Status.passed: "APPLIES", Status.failed: "DOES NOT APPLY", Status.not_applicable: "N/A",
-                    Status.undetermined: "UNDETERMINED"}
+                    Status.not_in_force: "NOT IN FORCE", Status.undetermined: "UNDETERMINED"}
 
 
 def status_label(rule: RuleResult, consequence: bool = False) -> str:
@@ -212,7 +230,8 @@ def _text_rule(rule: RuleResult, verbose: bool, consequence: bool = False) -> li
                 lines.append(f"      figure: {format_figure(figure, rule)}")
         lines.append(f"      cite: {citation_line(rule)}")
         if rule.citation:
-            for quote_line in rule.citation.quote.splitlines():
+            lines.append(f"      text: {rule.citation.provenance_note()}")
+            for quote_line in rule.citation.display_quote.splitlines():
                 lines.append(f"            “{quote_line}”")
     return lines
 
@@ -234,9 +253,11 @@ def to_data(result: CaseResult) -> dict[str, Any]:
                      "sha256": result.rulebook_sha256},
         "chosen_standard": result.chosen_standard,
         "standards_holding": list(result.standards_holding),
+        "warnings": list(result.warnings),
+        "deciding_provenance": result.deciding_provenance(),
         "parts": [{"id": p.part, "title": {"zh": p.title_zh, "en": p.title_en}, "verdict": p.verdict.value,
                    "summary": p.summary, "counts_for_verdict": p.counts, "applicable": p.applicable,
-                   "consequences": p.consequences} for p in result.parts],
+                   "encoded": p.encoded, "consequences": p.consequences} for p in result.parts],
         "rules": [_rule_data(result, rule) for rule in result.results],
         "attestations": [{"name": a.name, "title": a.title_zh, "holds": a.holds, "attested_by": a.attested_by,
                           "evidence": list(a.evidence)} for a in result.attestations],
@@ -255,7 +276,9 @@ def _rule_data(result: CaseResult, rule: RuleResult) -> dict[str, Any]:
         citation = {"instrument": c.instrument_title.zh, "instrument_en": c.instrument_title.en,
                     "instrument_id": c.instrument_id, "document": c.document, "edition": c.edition_id,
                     "edition_date": c.edition_date.isoformat(), "article": c.article, "item": c.item,
-                    "reference": c.reference(), "quote": c.quote, "verified": c.verified, "source": c.source}
+                    "reference": c.reference(), "quote": c.display_quote, "quote_as_read": c.quote,
+                    "script_as_read": c.script, "provenance": c.provenance,
+                    "provenance_note": c.provenance_note(), "source": c.source}
     return {
         "id": rule.rule_id, "part": rule.part, "title": {"zh": rule.title_zh, "en": rule.title_en},
         "status": rule.status.value,
@@ -307,6 +330,8 @@ def format_markdown(result: CaseResult) -> str:
         f"| Rule set | {result.rulebook_name} {result.rulebook_version}, sha256 `{result.rulebook_sha256[:16]}` |",
         f"| Chosen standard | {result.chosen_standard or 'not stated'} |",
         f"| Standards that hold | {', '.join(result.standards_holding) or 'none'} |",
+        f"| Law texts | {_md_escape(provenance_line(result).split(': ', 1)[1])} |",
+        *[f"| **Warning** | {_md_escape(w)} |" for w in result.warnings],
         *[f"| {p.title_zh} {p.title_en} | {_part_verdict(p)}"
           f"{'' if p.counts else ' (reported only)'}: {_md_escape(p.summary)} |" for p in result.parts],
         "",
@@ -321,7 +346,7 @@ def format_markdown(result: CaseResult) -> str:
                    f"{_md_escape(rule.reason)} |")
     out += ["", "## Details", ""]
     for rule in result.results:
-        if rule.status == Status.not_applicable and rule.version is None:
+        if rule.version is None:
             continue
         out += [f"### {status_label(rule, result.is_consequence(rule))} `{rule.rule_id}` {rule.title_zh}", "",
                 f"*{rule.title_en}*", ""]
@@ -334,7 +359,8 @@ def format_markdown(result: CaseResult) -> str:
                 out.append(f"- figure: {_md_escape(format_figure(figure, rule))}")
         out += ["", f"Citation: {citation_line(rule)}", ""]
         if rule.citation:
-            out += [f"> {line}" for line in rule.citation.quote.splitlines()] + [""]
+            out += [f"Text: {_md_escape(rule.citation.provenance_note())}", ""]
+            out += [f"> {line}" for line in rule.citation.display_quote.splitlines()] + [""]
     if result.break_even:
         out += [f"## {BREAK_EVEN_TITLE}", "", "| Standard | Price | Title | Detail |", "|---|---|---|---|"]
         for item in result.break_even:
@@ -368,7 +394,8 @@ table{border-collapse:collapse;width:100%;margin:.4em 0} th,td{border:1px solid 
 .verdict{font-size:14pt;font-weight:bold;padding:.4em .6em;display:inline-block;border:2px solid}
 .eligible,.pass{color:#0a5c1f} .not_eligible,.fail{color:#9b1111} .undetermined{color:#8a5a00}
 .not_applicable{color:#666} blockquote{margin:.3em 0 .3em 1em;padding-left:.6em;border-left:3px solid #999;
- color:#333} .unverified{color:#8a5a00;font-size:9pt} .meta td:first-child{width:11em;font-weight:bold}
+ color:#333} .provenance{font-size:9pt;color:#444} .provenance.summary,.provenance.unverified{color:#8a5a00}
+.warning{color:#9b1111;font-weight:bold} .meta td:first-child{width:11em;font-weight:bold}
 .rule{page-break-inside:avoid;margin:.6em 0 1em} .small{font-size:9pt;color:#444}
 @media print{body{margin:1cm} a{color:inherit;text-decoration:none}}
 """
@@ -402,9 +429,10 @@ def format_html(result: CaseResult) -> str:
         items += [f"<li>figure: {e(format_figure(f, rule))}</li>" for f in rule.figures if f.formula or f.missing_reason]
         quote = ""
         if rule.citation:
-            mark = "" if rule.citation.verified else " <span class='unverified'>[quote not verified]</span>"
-            quote = (f"<p>{e(citation_line(rule))}{mark}</p>"
-                     + "".join(f"<blockquote>{e(line)}</blockquote>" for line in rule.citation.quote.splitlines()))
+            word = rule.citation.provenance
+            mark = f" <span class='provenance {word}'>{e(rule.citation.provenance_note())}</span>"
+            quote = (f"<p>{e(citation_line(rule))}<br>{mark}</p>"
+                     + "".join(f"<blockquote>{e(line)}</blockquote>" for line in rule.citation.display_quote.splitlines()))
         details.append(f"<div class='rule'><h3 class='{cls(rule.status.value)}'>{e(status_label(rule, result.is_consequence(rule)))} "
                        f"<code>{e(rule.rule_id)}</code> {e(rule.title_zh)}</h3>"
                        f"<p class='small'>{e(rule.title_en)} — {e(rule.reason)}</p>"
@@ -439,6 +467,8 @@ def format_html(result: CaseResult) -> str:
 <tr><td>Rule set</td><td>{e(result.rulebook_name)} {e(result.rulebook_version)}, sha256 <code>{e(result.rulebook_sha256)}</code></td></tr>
 <tr><td>Chosen standard</td><td>{e(result.chosen_standard or 'not stated')}</td></tr>
 <tr><td>Standards that hold</td><td>{e(', '.join(result.standards_holding) or 'none')}</td></tr>
+<tr><td>Law texts</td><td>{e(provenance_line(result).split(': ', 1)[1])}</td></tr>
+{''.join(f"<tr><td class='warning'>Warning</td><td class='warning'>{e(w)}</td></tr>" for w in result.warnings)}
 </table>
 <h2>Parts</h2>
 <table><tr><th>Part</th><th>Verdict</th><th>Summary</th><th>Counts</th></tr>{''.join(rows)}</table>

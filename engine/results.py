@@ -19,8 +19,13 @@ class Status(str, Enum):
 
     passed = "pass"
     failed = "fail"
-    not_applicable = "not_applicable"
+    not_applicable = "not_applicable"  # in force, but not for this issuer or at this stage
+    not_in_force = "not_in_force"  # no version of the rule is in force on the date (repealed, or not encoded)
     undetermined = "undetermined"
+
+
+# Statuses that leave a rule out of its part's verdict.
+NOT_COUNTED = (Status.not_applicable, Status.not_in_force)
 
 
 class Verdict(str, Enum):
@@ -104,6 +109,7 @@ class PartResult:
     counts: bool  # part of the overall verdict (decides it by the rulebook, or required by the user)
     consequences: bool = False  # its rules are consequences that apply (pass) or not (fail)
     applicable: bool = True  # False: no rule of the part applies on this date and stage
+    encoded: bool = True  # False: no rule of the part is in force on the date (undetermined when it counts)
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,7 @@ class CaseResult:
     versions_used: tuple[str, ...] = field(default=())
     parts: tuple[PartResult, ...] = ()
     break_even: tuple[BreakEven, ...] = ()  # at pricing and subscription (engine.pricing)
+    warnings: tuple[str, ...] = ()  # what the reader must know about the date, the years or the rule set
 
     def is_consequence(self, rule: RuleResult) -> bool:
         return any(p.consequences and p.part == rule.part for p in self.parts)
@@ -152,8 +159,16 @@ class CaseResult:
     def counts_for_verdict(self, rule: RuleResult) -> bool:
         """Whether this rule's status entered the overall verdict: applicable, not a mere
         alternative, and in a part that decides (or was required)."""
-        return (not rule.informational and rule.status != Status.not_applicable
+        return (not rule.informational and rule.status not in NOT_COUNTED
                 and any(p.counts and p.part == rule.part for p in self.parts))
+
+    def deciding_provenance(self) -> dict[str, int]:
+        """How the texts of the rules that decided the verdict are known: count by provenance word."""
+        counts: dict[str, int] = {}
+        for rule in self.results:
+            if rule.citation is not None and self.counts_for_verdict(rule):
+                counts[rule.citation.provenance] = counts.get(rule.citation.provenance, 0) + 1
+        return counts
 
     def result(self, rule_id: str) -> RuleResult:
         for item in self.results:

@@ -90,13 +90,14 @@ def case_impacts(old: Evaluator, old_date: dt.date | None, new: Evaluator, new_d
                  cases: list[LoadedCase], require: tuple[str, ...] = ()) -> list[CaseImpact]:
     """Each case judged before and after; the rules whose status changed. A date of None
     keeps each case's own date; `require` counts reported-only parts for the verdict."""
-    impacts = []
-    for loaded in cases:
-        before = old.evaluate(loaded, as_of=old_date, require=require)
-        after = new.evaluate(loaded, as_of=new_date, require=require)
-        impacts.append(CaseImpact(loaded.case_id, loaded.source.file, before.verdict.value, after.verdict.value,
-                                  _flips(before, after)))
-    return impacts
+    return [case_impact(loaded, old.evaluate(loaded, as_of=old_date, require=require),
+                        new.evaluate(loaded, as_of=new_date, require=require)) for loaded in cases]
+
+
+def case_impact(loaded: LoadedCase, before: CaseResult, after: CaseResult) -> CaseImpact:
+    """One case's impact from its two results (for a caller that has evaluated them already)."""
+    return CaseImpact(loaded.case_id, loaded.source.file, before.verdict.value, after.verdict.value,
+                      _flips(before, after))
 
 
 def _flips(before: CaseResult, after: CaseResult) -> tuple[StatusFlip, ...]:

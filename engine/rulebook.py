@@ -24,9 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .case import INPUT_FACTS, Stage, normalize_standard, problems_from_validation
 from .errors import ExpressionError, Problem, RuleFileError
-from .expression import (BOOL, YEAR_FUNCTIONS, Call, Name, Node, Type, check, children, clean_source, names_in, parse,
-                         quantity)
-from .units import DIM_BY_NAME
+from .expression import (BOOL, YEAR_FUNCTIONS, Call, Compare, Name, Node, Type, check, children, clean_source, names_in,
+                         parse, quantity)
+from .expression import Literal as LiteralNode
+from .units import DIM_BY_NAME, Quantity
 from .yamlsource import SourceMap, dotted, load_file
 
 # ---------------------------------------------------------------------------------
@@ -67,12 +68,29 @@ class Attested(_Strict):
     description: str | None = None
 
 
+# How the text of a quote is known: read in a full copy of the instrument; quoted inside another
+# document (an issuer filing, a news page, a Q&A); paraphrased by a source (the quote is that source's
+# summary); or not read at all (the quote is an earlier edition's text, carried over).
+Provenance = Literal["fulltext", "quoted", "summary", "unverified"]
+PROVENANCE_MEANING: dict[str, str] = {
+    "fulltext": "read in a full copy of the instrument",
+    "quoted": "quoted inside another document",
+    "summary": "paraphrased by a source; not the article's wording",
+    "unverified": "not read; the text shown is an earlier edition's",
+}
+# Quotes read in traditional characters are shown in simplified characters (the official texts
+# are simplified), converted by OpenCC; rules/reference keeps the text as read.
+Script = Literal["simplified", "traditional"]
+
+
 class FigureCitation(_Strict):
     instrument: str
     edition: str
     article: str
     quote: str
-    verified: bool
+    text: Provenance = Field(description="How the quote is known: fulltext | quoted | summary | unverified")
+    script: Script = Field("simplified", description="Script of the quote as read")
+    source: str | None = Field(None, description="Where the quote was read (or why it was not)")
 
 
 class FigureFile(_Strict):
@@ -100,8 +118,12 @@ class VersionFile(_Strict):
     edition: str = Field(description="Edition id of the instrument the quote is from")
     quote: str | None = Field(None, description="The article text this version encodes, verbatim "
                                                 "(default: the rule's quote)")
-    verified: bool = Field(description="Quote read in a full-text or quoted source for this edition")
-    source: str | None = Field(None, description="Where the quote was read")
+    text: Provenance = Field(description="How the quote is known for this edition: fulltext (read in a full copy), "
+                                         "quoted (inside another document), summary (a source's paraphrase), "
+                                         "unverified (not read; an earlier edition's text)")
+    script: Script = Field("simplified", description="Script of the quote as read; traditional quotes are shown "
+                                                     "converted to simplified characters")
+    source: str = Field(description="Where the quote was read, or why it was not")
     applies_when: str | None = Field(None, description="Overrides the rule's applies_when")
     condition: str | None = Field(None, description="Overrides the rule's condition")
 
@@ -119,6 +141,8 @@ class RuleFile(_Strict):
     applies_when: str | None = None
     condition: str | None = None
     versions: list[VersionFile] = Field(min_length=1)
+    ended: str | None = Field(None, description="Why the last version ends (repealed by …, or not encoded after …): "
+                                                "required when the last version has an effective_to")
 
     @field_validator("standard")
     @classmethod
@@ -145,9 +169,25 @@ class Part(_Strict):
                                                   "that apply when their condition holds; never part of a verdict")
 
 
+@dataclass(frozen=True)
+class LatestYearWindow:
+    """From a date on: how many months after its period end a prospectus's financial statements
+    stay usable (the validity plus the longest extension), which fixes 最近一年 on a case's date.
+    Read from the versions of the rulebook's `latest_year_rule` (`figure <= N个月`)."""
+
+    effective_from: dt.date
+    months: int
+    rule: str
+
+
 class RulebookFile(_Strict):
     name: str
     version: str
+    known_as_of: dt.date = Field(description="The day the rule set was last checked against the published editions: "
+                                             "a case dated later is judged with a warning")
+    latest_year_rule: str | None = Field(None, description="The rule whose versions say how many months financial "
+                                                           "statements stay usable (`<figure> <= N个月`): it fixes "
+                                                           "which fiscal year is 最近一年 on a case's date")
     description: str | None = None
     parts: list[Part] = Field(min_length=1)
 
@@ -167,9 +207,25 @@ class Citation:
     edition_date: dt.date
     article: str
     item: str | None
-    quote: str
-    verified: bool
+    quote: str  # as read (rules/reference keeps it so)
+    provenance: str  # fulltext | quoted | summary | unverified
     source: str | None
+    script: str = "simplified"  # of the quote as read
+    display_quote: str = ""  # in simplified characters (the quote itself unless read in traditional)
+
+    @property
+    def verified(self) -> bool:
+        """Read word for word: in a full copy, or quoted inside another document."""
+        return self.provenance in ("fulltext", "quoted")
+
+    def provenance_note(self) -> str:
+        """`summary — paraphrased by a source; …: T4, T5 (converted from traditional characters)`."""
+        note = f"{self.provenance} — {PROVENANCE_MEANING[self.provenance]}"
+        if self.source:
+            note += f": {self.source}"
+        if self.script == "traditional":
+            note += " (read in traditional characters; shown converted to simplified by OpenCC)"
+        return note
 
     def reference(self) -> str:
         """`《上海证券交易所科创板股票上市规则》(上证发〔2019〕53号) 2.1.1（二）`."""
@@ -211,6 +267,7 @@ class Rule:
     versions: tuple[RuleVersion, ...]
     file: str
     line: int | None
+    ended: str | None = None
 
     def version_on(self, on: dt.date) -> RuleVersion | None:
         for version in self.versions:
@@ -243,6 +300,13 @@ class Rulebook:
     instruments: dict[str, InstrumentFile]
     sha256: str
     parts: dict[str, Part]
+    known_as_of: dt.date | None = None
+    latest_year: tuple[LatestYearWindow, ...] = ()
+
+    def latest_year_window(self, on: dt.date) -> LatestYearWindow | None:
+        """The statement-validity window in force on `on` (the latest starting on or before it)."""
+        windows = [w for w in self.latest_year if w.effective_from <= on]
+        return max(windows, key=lambda w: w.effective_from) if windows else None
 
     def type_of(self, name: str) -> Type | None:
         return _vocabulary_type(name, self.figures, self.attestations)
@@ -341,6 +405,7 @@ class _Loader:
                 if rule.part not in parts:
                     self.problems.append(Problem(f"unknown part '{rule.part}'", file=rule.file, line=rule.line,
                                                  rule_id=rule.id, expected=", ".join(parts)))
+        windows = self.latest_year_windows(header, rules) if header is not None else ()
         if self.problems or header is None:
             unique = list(dict.fromkeys(self.problems))
             raise RuleFileError(unique or [Problem("missing rulebook.yaml", file=str(self.directory))])
@@ -349,7 +414,31 @@ class _Loader:
         order = list(parts)
         rules = dict(sorted(rules.items(), key=lambda item: order.index(item[1].part)))
         return Rulebook(book.name, book.version, self.directory, rules, figures, attestations, instruments,
-                        self.digest.hexdigest(), parts)
+                        self.digest.hexdigest(), parts, book.known_as_of, windows)
+
+    def latest_year_windows(self, header: tuple[RulebookFile, SourceMap],
+                            rules: dict[str, Rule]) -> tuple[LatestYearWindow, ...]:
+        book, source = header
+        if book.latest_year_rule is None:
+            return ()
+        rule = rules.get(book.latest_year_rule)
+        if rule is None:
+            self.problems.append(source.problem(("latest_year_rule",), f"unknown rule '{book.latest_year_rule}'",
+                                                expected="the id of the statement-validity rule"))
+            return ()
+        windows = []
+        for version in rule.versions:
+            node = version.condition
+            value = node.right.value if isinstance(node, Compare) and isinstance(node.right, LiteralNode) else None
+            if not (isinstance(node, Compare) and node.op == "<=" and isinstance(value, Quantity)
+                    and value.value.denominator == 1 and 1 <= value.value <= 24):
+                self.problems.append(Problem("the latest-year rule's condition must read `<figure> <= N个月` "
+                                             "(N whole, 1–24)", file=rule.file, line=rule.line, rule_id=rule.id,
+                                             field=f"versions ({version.period()})",
+                                             expected="e.g. statements_age_months <= 9个月"))
+                continue
+            windows.append(LatestYearWindow(version.effective_from, int(value.value), rule.id))
+        return tuple(windows)
 
     def load_figures(self, instruments: dict[str, InstrumentFile]) -> tuple[dict[str, Figure], dict[str, Attested]]:
         """Figures and judgments from `figures.yaml` and every `<instrument>/figures.yaml`."""
@@ -482,11 +571,20 @@ class _Loader:
                 if edition is None or quote is None:
                     continue
                 citation = Citation(cited.id, cited.title, edition.document, edition.id, edition.date,
-                                    version.article or article.article, rule.item, quote.strip(), version.verified,
-                                    version.source)
+                                    version.article or article.article, rule.item, quote.strip(), version.text,
+                                    version.source, version.script, _displayed(quote.strip(), version.script))
                 versions.append(RuleVersion(version.effective_from, version.effective_to, citation, applies,
                                             applies_text, condition, condition_text))
             self.check_periods(rule, versions, source, where)
+            ordered = sorted(versions, key=lambda v: v.effective_from)
+            if ordered and ordered[-1].effective_to is not None and not rule.ended:
+                self.problems.append(source.problem(
+                    where, f"the last version ends on {ordered[-1].effective_to.isoformat()}: say why in `ended` "
+                           "(repealed by …, or not encoded after … and why)", rule_id=rule.id,
+                    expected="ended: <reason>"))
+            if rule.ended and (not ordered or ordered[-1].effective_to is None):
+                self.problems.append(source.problem(where + ("ended",), "`ended` given, but the last version is open",
+                                                    rule_id=rule.id))
             if rule.kind == "chosen_standard" and not rule.alternatives:
                 self.problems.append(source.problem(where, "a chosen_standard rule needs 'alternatives'",
                                                     rule_id=rule.id))
@@ -496,7 +594,8 @@ class _Loader:
             line, _ = source.locate(where)
             rules[rule.id] = Rule(rule.id, rule.title, article.part, rule.kind, tuple(s.value for s in rule.stages),
                                   rule.group,
-                                  rule.standard, rule.alternatives, tuple(versions), source.file, line)
+                                  rule.standard, rule.alternatives, tuple(versions), source.file, line,
+                                  " ".join(rule.ended.split()) if rule.ended else None)
 
     def check_periods(self, rule: RuleFile, versions: list[RuleVersion], source: SourceMap, where: tuple) -> None:
         ordered = sorted(versions, key=lambda v: v.effective_from)
@@ -608,6 +707,15 @@ def _bare_per_year(node: Node, scope: _Scope) -> list[Name]:
     for child in children(node):
         out += _bare_per_year(child, scope)
     return sorted(out, key=lambda n: n.column)
+
+
+def _displayed(quote: str, script: str) -> str:
+    """The quote in simplified characters: OpenCC's t2s conversion of a quote read in traditional."""
+    if script != "traditional":
+        return quote
+    import opencc  # only rule sets with a traditional quote need it
+
+    return opencc.OpenCC("t2s").convert(quote)
 
 
 def _declared_type(unit: str, per_year: bool) -> Type:

@@ -72,6 +72,7 @@ UNITS: dict[str, Unit] = {
         # counts (patents, staff, investors) are plain numbers; the word is for the reader
         Unit("项", Fraction(1), RATIO),
         Unit("年", Fraction(1), RATIO),
+        Unit("个月", Fraction(1), RATIO),
         Unit("人", Fraction(1), RATIO),
         Unit("名", Fraction(1), RATIO),
         Unit("家", Fraction(1), RATIO),

@@ -8,8 +8,8 @@ from pathlib import Path
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 # Each module may import only modules listed before it.
 ORDER = ["errors", "yamlsource", "units", "case", "sheets", "generate", "expression", "rulebook", "sheetrules",
-         "facts", "results", "compiler", "citations", "evaluation", "pricing", "report", "xlsxstore", "store", "batch",
-         "ruletests", "revision", "cli"]
+         "facts", "results", "compiler", "citations", "editions", "evaluation", "pricing", "report", "xlsxstore",
+         "store", "batch", "ruletests", "revision", "web", "cli"]
 
 
 def imports_of(module: str) -> set[str]:

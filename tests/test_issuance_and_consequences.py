@@ -26,7 +26,8 @@ def test_qingcloud_passes_each_issuance_condition_with_its_evidence():
     code, data = report(QINGCLOUD, "--require", "issuance")
     assert code == 0
     issuance = {r["id"]: r for r in data["rules"] if r["part"] == "issuance"}
-    assert len(issuance) == 10 and {r["status"] for r in issuance.values()} == {"pass"}
+    # 第十条–第十三条 (ten judgments) and the statements' six-month validity (2020H1, two months old)
+    assert len(issuance) == 11 and {r["status"] for r in issuance.values()} == {"pass"}
     assert all(r["counts_for_verdict"] for r in issuance.values())
     years = next(c for c in issuance["issuance.10.operating-3-years"]["comparisons"])
     assert years["left_value"]["exact"] == "8"  # 2012-04-17 → 2020-09-04: 8 complete years

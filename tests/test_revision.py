@@ -40,8 +40,9 @@ def test_rules_diff_lists_changed_rules_and_the_flipped_verdict():
         in result.output
     assert "VERDICT scitech-2024-revision" in result.output and "eligible → not_eligible" in result.output
     assert "scitech.1.patents: pass → fail" in result.output
-    # listing rules did not change on that date
-    assert "listing.2.1.1.2:" not in result.output
+    # the 上市规则's 2024 edition starts the same day: its rules change source, not condition, and flip nothing
+    assert "listing.2.1.1.2: 上证发〔2020〕101号, in force 2020-12-31–2024-04-29 → 上证发〔2024〕52号" in result.output
+    assert "listing.2.1.1.2: pass" not in result.output
 
 
 def test_rules_diff_without_a_flip_exits_zero():

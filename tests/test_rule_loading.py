@@ -101,10 +101,10 @@ def test_duplicate_rule_id(rules_copy):
 
 
 @pytest.mark.parametrize("old,new,message", [
-    ("{effective_from: 2020-12-31, edition: \"2020-12\"", "{effective_from: 2020-12-30, edition: \"2020-12\"",
-     "versions overlap"),
-    ("{effective_from: 2020-12-31, edition: \"2020-12\"", "{effective_from: 2021-01-02, edition: \"2020-12\"",
-     "gap between versions"),
+    ("{effective_from: 2020-12-31, effective_to: 2024-04-29, edition: \"2020-12\"",
+     "{effective_from: 2020-12-30, effective_to: 2024-04-29, edition: \"2020-12\"", "versions overlap"),
+    ("{effective_from: 2020-12-31, effective_to: 2024-04-29, edition: \"2020-12\"",
+     "{effective_from: 2021-01-02, effective_to: 2024-04-29, edition: \"2020-12\"", "gap between versions"),
 ])
 def test_overlapping_or_gapped_periods(rules_copy, old, new, message):
     edit(rules_copy, ARTICLE, old, new)

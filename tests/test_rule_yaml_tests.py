@@ -75,5 +75,6 @@ def test_coverage_counts_each_dated_version(yaml_evaluator):
     later = [t for t in TESTS if t.date >= dt.date(2020, 12, 31)]
     entries = {e.rule_id: e for e in coverage(RULEBOOK, run_rule_tests(yaml_evaluator, later))}
     versions = entries["listing.2.1.1.2"].versions
-    assert versions == {"2019 from 2019-03-01": False, "2020-12 from 2020-12-31": True}
+    assert versions == {"2019 from 2019-03-01": False, "2020-12 from 2020-12-31": True,
+                        "2024-04 from 2024-04-30": True, "2026-04 from 2026-04-24": True}
     assert coverage_percent(list(entries.values())) < 100.0
