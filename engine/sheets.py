@@ -686,10 +686,9 @@ def write_sheet(path: Path, headers: list[tuple[Column, str]], rows: list[list[A
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
-    for row in rows:
-        sheet.append([None] * len(row))
+    for number, row in enumerate(rows, start=2):  # (max_row rescans every cell: quadratic)
         for index, value in enumerate(row, start=1):
-            cell = sheet.cell(sheet.max_row, index)
+            cell = sheet.cell(number, index)
             set_value(cell, value)
             if isinstance(value, str) and "\n" in value:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -713,10 +712,9 @@ def write_sheet(path: Path, headers: list[tuple[Column, str]], rows: list[list[A
         columns.append(list(REFERENCE_HEADER))
         for cell in columns[1]:
             cell.font = Font(bold=True)
-        for line in column_reference(vocabulary):
-            columns.append([None] * len(line))
+        for number, line in enumerate(column_reference(vocabulary), start=2):
             for index, value in enumerate(line, start=1):
-                set_value(columns.cell(columns.max_row, index), value)
+                set_value(columns.cell(number, index), value)
         for letter, width in zip("ABCDE", (40, 70, 10, 10, 60)):
             columns.column_dimensions[letter].width = width
         columns.freeze_panes = "A2"
