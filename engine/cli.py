@@ -105,6 +105,8 @@ def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Pa
     with _input_errors():
         rulebook = load_rulebook(rules_dir)
         loaded = load_case(case_file)
+        for warning in loaded.warnings:
+            click.echo(f"warning: {warning.render()}", err=True)
         with Evaluator(rulebook) as evaluator:
             result = evaluate_priced(evaluator, loaded, as_of=as_of, require=require)
     text = format_text(result, verbose=verbose) if output_format == "text" else FORMATTERS[output_format](result)

@@ -187,8 +187,7 @@ class Evaluator:
                        results: dict[str, RuleResult]) -> RuleResult:
         members = [m for m in self.rulebook.members(rule.alternatives or "")]
         if chosen is None:
-            return _simple(rule, version, Status.undetermined, "the case does not name the chosen standard",
-                           missing=("chosen_standard",))
+            return _screening_result(rule, version, members, results)
         member = next((m for m in members if m.standard == chosen), None)
         if member is None:
             return _simple(rule, version, Status.failed,
@@ -312,7 +311,7 @@ def _consequences_result(part: str, title_zh: str, title_en: str, results: list[
 def _part_result(part: str, title_zh: str, title_en: str, counts: bool, results: list[RuleResult],
                  on: dt.date | None = None) -> PartResult:
     """Not eligible if a counted rule fails; else undetermined if one is undetermined; else eligible."""
-    counted = [r for r in results if not r.informational and r.status not in NOT_COUNTED]
+    counted = [r for r in results if not r.informational and not r.guideline and r.status not in NOT_COUNTED]
     if results and all(r.status == Status.not_in_force for r in results):
         summary = f"not encoded for {on.isoformat() if on else 'this date'}: no rule of this part is in force then"
         ended = sorted({r.reason for r in results})
@@ -343,6 +342,9 @@ def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str
             fired: tuple[str, ...] = ()) -> RuleResult:
     if missing_reasons:
         reason = reason + " (" + "; ".join(missing_reasons) + ")"
+    guideline = rule.severity == "guideline"
+    if guideline and status == Status.failed:
+        reason = "exceeds the guideline (原则上: a presumption the offering plan may rebut, not a bar): " + reason
     return RuleResult(
         rule_id=rule.id, part=rule.part, title_zh=rule.title.zh, title_en=rule.title.en, status=status,
         reason=reason,
@@ -350,8 +352,33 @@ def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str
         condition=version.condition_text if version else None,
         applies_when=version.applies_when_text if version else None,
         comparisons=comparisons, applicability=applicability, figures=figures, missing=missing,
-        group=rule.group, standard=rule.standard,
+        group=rule.group, standard=rule.standard, guideline=guideline,
         durable_rules_fired=fired)
+
+
+def _screening_result(rule: Rule, version: RuleVersion, members: list[Rule],
+                      results: dict[str, RuleResult]) -> RuleResult:
+    """No standard chosen (a sponsor screening an issuer): the group holds when at least one
+    applicable standard holds, fails when every applicable one fails, is undetermined otherwise."""
+    outcomes = [results[m.id] for m in members if results[m.id].status != Status.not_applicable]
+    for m in members:
+        results[m.id] = replace(results[m.id], informational=True)
+    holding = [o for o in outcomes if o.status == Status.passed]
+    open_ = [o for o in outcomes if o.status == Status.undetermined]
+    prefix = "no standard is chosen (screening)"
+    if holding:
+        labels = ", ".join(o.standard or o.rule_id for o in holding)
+        return _simple(rule, version, Status.passed, f"{prefix}; standards that hold: {labels}",
+                       comparisons=tuple(c for o in holding for c in o.comparisons))
+    if open_:
+        missing = tuple(sorted({name for o in open_ for name in o.missing}))
+        labels = ", ".join(o.standard or o.rule_id for o in open_)
+        return _simple(rule, version, Status.undetermined,
+                       f"{prefix}; none holds, undetermined: {labels}", missing=missing)
+    if not outcomes:
+        return _simple(rule, version, Status.failed, f"{prefix}; no standard of {rule.alternatives} applies")
+    return _simple(rule, version, Status.failed,
+                   f"{prefix}; every applicable standard fails: " + ", ".join(o.standard or o.rule_id for o in outcomes))
 
 
 def _not_in_force(rule: Rule, on: dt.date) -> RuleResult:

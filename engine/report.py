@@ -118,7 +118,15 @@ def yuan(q: Quantity) -> str:
     return fen_text(q.value) + "元"
 
 
+SCREENING = "none (screening: 2.1.1（四） holds if any applicable standard holds)"
+
 BREAK_EVEN_TITLE = "Break-even issue prices (lowest price in fen at which each market-cap standard holds)"
+
+
+def _display_width(text: str) -> int:
+    """Columns a terminal gives `text`: CJK characters take two."""
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
 
 
 def break_even_row(item: BreakEven) -> tuple[str, str, str]:
@@ -141,7 +149,7 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
         f"Case:      {result.case_file}  sha256 {result.case_sha256[:16]}",
         f"Stage:     {result.stage}; case date {result.case_date.isoformat()}; rules in force on {result.as_of.isoformat()}",
         f"Rule set:  {result.rulebook_name} {result.rulebook_version}  sha256 {result.rulebook_sha256[:16]}",
-        f"Chosen standard: {result.chosen_standard or 'not stated'}; "
+        f"Chosen standard: {result.chosen_standard or SCREENING}; "
         f"standards that hold: {', '.join(result.standards_holding) or 'none'}",
         provenance_line(result),
         *[f"WARNING: {warning}" for warning in result.warnings],
@@ -164,20 +172,25 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
             for rule in rules:
                 lines += _text_rule(rule, verbose=True, consequence=part.consequences)
     if alternatives:
-        lines += ["", "Market-cap and financial standards (the chosen one decides; the others are for information)"]
+        lines += ["", "Market-cap and financial standards (the chosen one decides; the others are for information)"
+                  if result.chosen_standard else
+                  "Market-cap and financial standards (screening: each that holds, with its margins)"]
         for rule in alternatives:
             if rule.status in NOT_COUNTED and not verbose:
                 continue
-            lines += _text_rule(rule, verbose=verbose or rule.chosen)
+            screened = result.chosen_standard is None and rule.status == Status.passed
+            lines += _text_rule(rule, verbose=verbose or rule.chosen or screened)
     if inapplicable:
         lines += ["", "Not applicable, or not in force on the date"]
         for rule in inapplicable:
             lines.append(f"  [{STATUS_MARK[rule.status]}] {rule.rule_id}  {rule.title_zh}: {rule.reason}")
     if result.break_even:
         lines += ["", BREAK_EVEN_TITLE]
-        for item in result.break_even:
-            label, price, detail = break_even_row(item)
-            lines.append(f"  {label:<20} {price:<14} {item.title_zh}" + (f" — {detail}" if detail else ""))
+        rows = [(item, *break_even_row(item)) for item in result.break_even]
+        width = max([20] + [_display_width(label) + 1 for _, label, _, _ in rows])  # 证监会公告 labels are wider
+        for item, label, price, detail in rows:
+            pad = " " * (width - _display_width(label))
+            lines.append(f"  {label}{pad} {price:<14} {item.title_zh}" + (f" — {detail}" if detail else ""))
     if result.attestations:
         lines += ["", "Attested judgments"]
         for item in result.attestations:
@@ -211,6 +224,8 @@ CONSEQUENCE_MARK = {Status.passed: "APPLIES", Status.failed: "DOES NOT APPLY", S
 
 def status_label(rule: RuleResult, consequence: bool = False) -> str:
     """PASS/FAIL/N/A/UNDETERMINED; for a consequence, whether it applies."""
+    if rule.guideline and rule.status == Status.failed:
+        return "EXCEEDS GUIDELINE"
     return (CONSEQUENCE_MARK if consequence else STATUS_MARK)[rule.status]
 
 
@@ -283,7 +298,8 @@ def _rule_data(result: CaseResult, rule: RuleResult) -> dict[str, Any]:
         "id": rule.rule_id, "part": rule.part, "title": {"zh": rule.title_zh, "en": rule.title_en},
         "status": rule.status.value,
         "reason": rule.reason, "counts_for_verdict": result.counts_for_verdict(rule), "standard": rule.standard,
-        "group": rule.group, "chosen": rule.chosen, "version": rule.version, "citation": citation,
+        "group": rule.group, "chosen": rule.chosen, "severity": "guideline" if rule.guideline else "condition",
+        "version": rule.version, "citation": citation,
         "condition": rule.condition, "applies_when": rule.applies_when,
         "comparisons": [_comparison_data(c) for c in rule.comparisons],
         "applicability": [_comparison_data(c) for c in rule.applicability],
@@ -328,7 +344,7 @@ def format_markdown(result: CaseResult) -> str:
         f"| Case | `{result.case_file}` (`{result.case_id}`), sha256 `{result.case_sha256[:16]}` |",
         f"| Stage | {result.stage}; case date {result.case_date.isoformat()}; rules in force on {result.as_of.isoformat()} |",
         f"| Rule set | {result.rulebook_name} {result.rulebook_version}, sha256 `{result.rulebook_sha256[:16]}` |",
-        f"| Chosen standard | {result.chosen_standard or 'not stated'} |",
+        f"| Chosen standard | {result.chosen_standard or SCREENING} |",
         f"| Standards that hold | {', '.join(result.standards_holding) or 'none'} |",
         f"| Law texts | {_md_escape(provenance_line(result).split(': ', 1)[1])} |",
         *[f"| **Warning** | {_md_escape(w)} |" for w in result.warnings],
@@ -465,7 +481,7 @@ def format_html(result: CaseResult) -> str:
 <tr><td>Case</td><td><code>{e(result.case_file)}</code> ({e(result.case_id)}), sha256 <code>{e(result.case_sha256)}</code></td></tr>
 <tr><td>Stage</td><td>{e(result.stage)}; case date {result.case_date.isoformat()}; rules in force on {result.as_of.isoformat()}</td></tr>
 <tr><td>Rule set</td><td>{e(result.rulebook_name)} {e(result.rulebook_version)}, sha256 <code>{e(result.rulebook_sha256)}</code></td></tr>
-<tr><td>Chosen standard</td><td>{e(result.chosen_standard or 'not stated')}</td></tr>
+<tr><td>Chosen standard</td><td>{e(result.chosen_standard or SCREENING)}</td></tr>
 <tr><td>Standards that hold</td><td>{e(', '.join(result.standards_holding) or 'none')}</td></tr>
 <tr><td>Law texts</td><td>{e(provenance_line(result).split(': ', 1)[1])}</td></tr>
 {''.join(f"<tr><td class='warning'>Warning</td><td class='warning'>{e(w)}</td></tr>" for w in result.warnings)}

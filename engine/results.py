@@ -83,6 +83,7 @@ class RuleResult:
     standard: str | None = None
     chosen: bool = False
     informational: bool = False  # an alternative not chosen: reported, not part of the verdict
+    guideline: bool = False  # a 原则上 limit: exceeding it is reported and cited, never a failure
     durable_rules_fired: tuple[str, ...] = ()
 
 
@@ -159,7 +160,7 @@ class CaseResult:
     def counts_for_verdict(self, rule: RuleResult) -> bool:
         """Whether this rule's status entered the overall verdict: applicable, not a mere
         alternative, and in a part that decides (or was required)."""
-        return (not rule.informational and rule.status not in NOT_COUNTED
+        return (not rule.informational and not rule.guideline and rule.status not in NOT_COUNTED
                 and any(p.counts and p.part == rule.part for p in self.parts))
 
     def deciding_provenance(self) -> dict[str, int]:

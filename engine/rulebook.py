@@ -96,7 +96,8 @@ class FigureCitation(_Strict):
 class FigureFile(_Strict):
     id: str
     title: Title
-    unit: Literal["money", "shares", "price", "ratio", "bool", "text", "date"]
+    unit: Literal["money", "shares", "price", "ratio", "receipts", "receipt_price", "receipts_per_share",
+                  "bool", "text", "date"]
     per_year: bool = False
     expr: str
     citation: FigureCitation | None = None
@@ -141,6 +142,9 @@ class RuleFile(_Strict):
     applies_when: str | None = None
     condition: str | None = None
     versions: list[VersionFile] = Field(min_length=1)
+    severity: Literal["condition", "guideline"] = Field(
+        "condition", description="guideline: a 原则上 limit (a presumption, not a bar); exceeding it is reported "
+                                 "and cited, never a failure of the verdict")
     ended: str | None = Field(None, description="Why the last version ends (repealed by …, or not encoded after …): "
                                                 "required when the last version has an effective_to")
 
@@ -268,6 +272,7 @@ class Rule:
     file: str
     line: int | None
     ended: str | None = None
+    severity: str = "condition"  # or "guideline" (原则上): reported, never failing the verdict
 
     def version_on(self, on: dt.date) -> RuleVersion | None:
         for version in self.versions:
@@ -595,7 +600,7 @@ class _Loader:
             rules[rule.id] = Rule(rule.id, rule.title, article.part, rule.kind, tuple(s.value for s in rule.stages),
                                   rule.group,
                                   rule.standard, rule.alternatives, tuple(versions), source.file, line,
-                                  " ".join(rule.ended.split()) if rule.ended else None)
+                                  " ".join(rule.ended.split()) if rule.ended else None, rule.severity)
 
     def check_periods(self, rule: RuleFile, versions: list[RuleVersion], source: SourceMap, where: tuple) -> None:
         ordered = sorted(versions, key=lambda v: v.effective_from)

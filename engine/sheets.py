@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import io
 import json
@@ -44,8 +45,8 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from pydantic import BaseModel
 
-from .case import (AmountOf, Attestation, Case, Evidence, FinancialPeriod, INPUT_FACTS, LoadedCase, Stage,
-                   _validate)
+from .case import (_CURRENCIES, AmountOf, Attestation, Case, Evidence, FinancialPeriod, ForeignParValue, INPUT_FACTS,
+                   LoadedCase, Stage, _validate)
 from .errors import CaseError, InputError, Problem
 from .units import UNITS, Dim, Quantity, decimal_text, normalize_text
 from .yamlsource import Document, Path_, SourceMap, dotted
@@ -77,6 +78,7 @@ class Column:
     fact: str | None = None  # the rule-expression name it provides (INPUT_FACTS or an attestation)
     choices: tuple[str, ...] = ()
     default: Any = None  # the model's value when the cell is blank (a flag's False): written blank
+    unit_note: str = ""  # the model's example (e.g. '1,200万股 or 281.6366万份')
 
     def header(self, key: str = "") -> str:
         name = self.name.replace("{period}", key).replace("{attestation}", key)
@@ -103,7 +105,9 @@ def _plain(annotation: Any) -> set[Any]:
 
 
 def _unit_of(example: str) -> str:
-    return re.sub(r"^[+-]?[\d,.]+", "", example)
+    """The unit of an example such as '1,200万股' (of its first amount, for '1,200万股 or 281.6366万份')."""
+    match = re.match(r"^[+-]?[\d,.]*(\S*)", example)
+    return match.group(1) if match else ""
 
 
 def _leaf(name: str, path: tuple[str, ...], info: Any, fact: str | None, within: str | None = "yes") -> Column:
@@ -114,7 +118,7 @@ def _leaf(name: str, path: tuple[str, ...], info: Any, fact: str | None, within:
     amount = _amount_of(info.annotation, info.metadata)
     if amount is not None:
         return Column(name, path, "amount", description, amount.dim, _unit_of(amount.example), amount.count,
-                      required, fact)
+                      required, fact, unit_note=amount.example)
     types = _plain(info.annotation)
     if types == {bool}:
         return Column(name, path, "bool", description, required=required, fact=fact, choices=("yes", "no"),
@@ -139,6 +143,8 @@ def _model_columns(model: type[BaseModel], path: tuple[str, ...], within: str | 
         here = path + (name,)
         types = _plain(info.annotation)
         sub = next((t for t in types if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if _amount_of(info.annotation, info.metadata) is not None:
+            sub = None  # an amount (a par value may also be a foreign-currency model): one column
         if name == "units" and not path:
             continue  # a header states its unit: nothing to declare for the file
         if name == "financials" and not path:
@@ -214,6 +220,11 @@ class Bound:
 
 _HEADER = re.compile(r"^(?P<name>[^\[\]]*?)\s*(?:\[(?P<unit>[^\[\]]*)\])?$")
 _PERIOD_TAIL = re.compile(r"_(\d{4}\w*)$")
+
+
+@functools.lru_cache(maxsize=8192)  # every row of a sheet has the same header
+def _bind(text: str, attestations: tuple[str, ...]) -> Bound | str:
+    return bind_header(text, attestations)
 
 
 def bind_header(text: str, attestations: Iterable[str]) -> Bound | str:
@@ -440,7 +451,7 @@ class SheetRow:
         """The case dict a YAML file would hold, and where each value came from."""
         if self.problem:
             raise InputError([Problem(self.problem, file=self.file)])
-        attestations = list(attestations)
+        attestations = tuple(attestations)
         data: dict[str, Any] = {}
         places: dict[Path_, tuple[int, str]] = {}
         problems: list[Problem] = []
@@ -454,7 +465,7 @@ class SheetRow:
                     problems.append(_cell_problem(self, index, "", "a value under a column with no header"))
                 continue
             place = (index, str(text))
-            bound = bind_header(str(text), attestations)
+            bound = _bind(str(text), attestations)
             if isinstance(bound, str):
                 if stated:
                     problems.append(_cell_problem(self, index, str(text), bound))
@@ -612,6 +623,11 @@ def case_cells(case: Case, headers: list[tuple[Column, str]], numbers: bool) -> 
             value: Any = case
             for part in column.path:
                 value = getattr(value, part, None) if value is not None else None
+        cdr = getattr(case.offering, "depositary_receipts", None)
+        if (cdr is not None and isinstance(value, Quantity) and value.dim == Dim(0, 1)
+                and value.value.denominator != 1 and "份" in column.unit_note):
+            out.append(f"{decimal_text(value.value * cdr.ratio, 12, group=False)}份")  # as stated: in 份
+            continue
         out.append(_written(column, value, numbers))
     return out
 
@@ -630,6 +646,8 @@ def _written(column: Column, value: Any, numbers: bool) -> Any:
         return text  # more digits than a numeric cell keeps exactly: text, read in the header's unit
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, ForeignParValue):  # kept as stated: the text the case file would hold
+        return f"{value.amount:f}{next(s for s, c in _CURRENCIES.items() if c == value.currency and s[-1] == '元')}"
     if isinstance(value, Stage):
         return value.value
     if isinstance(value, dt.date):

@@ -25,26 +25,32 @@ class Dim:
 
     money: int = 0
     shares: int = 0
+    receipts: int = 0  # depositary receipts (存托凭证), counted in 份: never added to shares
 
     def __mul__(self, other: Dim) -> Dim:
-        return Dim(self.money + other.money, self.shares + other.shares)
+        return Dim(self.money + other.money, self.shares + other.shares, self.receipts + other.receipts)
 
     def __truediv__(self, other: Dim) -> Dim:
-        return Dim(self.money - other.money, self.shares - other.shares)
+        return Dim(self.money - other.money, self.shares - other.shares, self.receipts - other.receipts)
 
     def __pow__(self, exponent: int) -> Dim:
-        return Dim(self.money * exponent, self.shares * exponent)
+        return Dim(self.money * exponent, self.shares * exponent, self.receipts * exponent)
 
     @property
     def name(self) -> str:
-        return DIM_NAMES.get(self, f"money^{self.money}·shares^{self.shares}")
+        text = f"money^{self.money}·shares^{self.shares}" + (f"·receipts^{self.receipts}" if self.receipts else "")
+        return DIM_NAMES.get(self, text)
 
 
 MONEY = Dim(1, 0)
 SHARES = Dim(0, 1)
 PRICE = Dim(1, -1)
 RATIO = Dim(0, 0)
-DIM_NAMES = {MONEY: "money", SHARES: "shares", PRICE: "price", RATIO: "ratio"}
+RECEIPTS = Dim(0, 0, 1)
+RECEIPT_PRICE = Dim(1, 0, -1)
+RECEIPTS_PER_SHARE = Dim(0, -1, 1)
+DIM_NAMES = {MONEY: "money", SHARES: "shares", PRICE: "price", RATIO: "ratio", RECEIPTS: "receipts",
+             RECEIPT_PRICE: "receipt_price", RECEIPTS_PER_SHARE: "receipts_per_share"}
 DIM_BY_NAME = {v: k for k, v in DIM_NAMES.items()}
 
 
@@ -67,6 +73,12 @@ UNITS: dict[str, Unit] = {
         Unit("万股", Fraction(10_000), SHARES),
         Unit("亿股", Fraction(100_000_000), SHARES),
         Unit("元/股", Fraction(1), PRICE),
+        Unit("份", Fraction(1), RECEIPTS),
+        Unit("万份", Fraction(10_000), RECEIPTS),
+        Unit("亿份", Fraction(100_000_000), RECEIPTS),
+        Unit("元/份", Fraction(1), RECEIPT_PRICE),
+        Unit("份/股", Fraction(1), RECEIPTS_PER_SHARE),
+        Unit("股/份", Fraction(1), Dim(0, 1, -1)),
         Unit("%", Fraction(1, 100), RATIO),
         Unit("倍", Fraction(1), RATIO),
         # counts (patents, staff, investors) are plain numbers; the word is for the reader
@@ -84,6 +96,7 @@ DEFAULT_UNIT_CHOICES = {
     "money": ("元", "万元", "亿元"),
     "shares": ("股", "万股", "亿股"),
     "price": ("元/股",),
+    "ratio": ("%", "倍"),
 }
 
 _AMOUNT = re.compile(
@@ -157,6 +170,7 @@ def parse_amount(text: str, *, dim: Dim | None = None, default_unit: str | None 
     A number without a unit takes `default_unit` (declared once for the file); without
     one it is refused. `dim`, when given, is the dimension the field requires.
     """
+    refuse_lookalike_digits(str(text))
     raw = normalize_text(str(text))
     match = _AMOUNT.match(raw)
     if not match:
@@ -169,21 +183,47 @@ def parse_amount(text: str, *, dim: Dim | None = None, default_unit: str | None 
         symbol = default_unit
     if symbol == "元" and dim == PRICE:
         symbol = "元/股"  # "63.70元" for a price per share
+    if symbol == "元" and dim == RECEIPT_PRICE:
+        symbol = "元/份"
     unit = UNITS.get(symbol)
     if unit is None:
         raise UnitError(f"unknown unit '{symbol}' in '{text}' (known: {', '.join(s for s in UNITS if s)})")
     if dim is not None and unit.dim != dim:
         raise UnitError(f"'{text}' is {unit.dim.name}, but {dim.name} is expected here")
-    number = Fraction(Decimal(match.group("number").replace(",", "")))
+    digits = match.group("number").replace(",", "")
+    if len(digits.replace(".", "").lstrip("0")) > MAX_DIGITS:
+        raise UnitError(f"'{_shorten(str(text))}' has more than {MAX_DIGITS} digits: no filing states a figure so precisely")
+    number = Fraction(Decimal(digits))
     if match.group("sign") == "-":
         number = -number
     return Quantity(number * unit.factor, unit.dim)
+
+
+MAX_DIGITS = 24  # 9,999,999,999,999.9999亿元 is already far beyond any issuer
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 40 else text[:20] + "…" + text[-10:]
+
+
+def refuse_lookalike_digits(text: str) -> None:
+    """Superscript, subscript, circled or fraction digits (a footnote mark copied from a PDF, e.g.
+    '6.0²') would become plain digits under NFKC and silently change the number: refuse them."""
+    for ch in text:
+        decomposition = unicodedata.decomposition(ch)
+        if decomposition.startswith(("<super>", "<sub>", "<circle>", "<fraction>")) or (
+                unicodedata.category(ch) == "No"):
+            raise UnitError(f"'{_shorten(text)}' contains '{ch}' ({unicodedata.name(ch, 'a digit-like mark')}), "
+                            "which is not a digit of the amount (a footnote mark copied from a PDF?); remove it")
 
 
 def from_number(number: int | Decimal, *, dim: Dim, unit: str | None) -> Quantity:
     """A bare YAML number in a field of dimension `dim`, with the file's declared unit."""
     if isinstance(number, bool):
         raise UnitError(f"{number!r} is not an amount")
+    if isinstance(number, Decimal) and abs(number.adjusted()) > MAX_DIGITS or \
+            len(str(abs(number)).replace(".", "").lstrip("0")) > MAX_DIGITS:
+        raise UnitError(f"'{_shorten(str(number))}' has more than {MAX_DIGITS} digits: no filing states a figure so precisely")
     if unit is None:
         if dim == RATIO:
             return Quantity(Fraction(number), RATIO)
@@ -193,7 +233,8 @@ def from_number(number: int | Decimal, *, dim: Dim, unit: str | None) -> Quantit
 
 
 def _example(dim: Dim | None) -> str:
-    return {MONEY: "37,682.20万元", SHARES: "1200万股", PRICE: "63.70元/股"}.get(dim, "25%")
+    return {MONEY: "37,682.20万元", SHARES: "1200万股", PRICE: "63.70元/股", RECEIPTS: "7,040.917万份",
+            RECEIPT_PRICE: "18.94元/份", RECEIPTS_PER_SHARE: "10份/股"}.get(dim, "25%")
 
 
 # ---------------------------------------------------------------------------------
@@ -235,6 +276,10 @@ def display_unit_for(q: Quantity) -> str:
         return "万股"
     if q.dim == PRICE:
         return "元/股"
+    if q.dim == RECEIPTS:
+        return "万份"
+    if q.dim in (RECEIPT_PRICE, RECEIPTS_PER_SHARE):
+        return {RECEIPT_PRICE: "元/份", RECEIPTS_PER_SHARE: "份/股"}[q.dim]
     if q.dim == RATIO:
         return "%"
     return ""
@@ -254,9 +299,9 @@ def format_quantity(q: Quantity, unit: str | None = None, signed: bool = False, 
     symbol = unit if unit is not None else display_unit_for(q)
     if symbol not in UNITS or UNITS[symbol].dim != q.dim:
         return f"{decimal_text(q.value)} ({q.dim.name})"
-    places = max_places if max_places is not None else (4 if symbol in ("%", "万元", "万股") else 8 if symbol in ("亿元", "亿股") else 4)
+    places = max_places if max_places is not None else (4 if symbol in ("%", "万元", "万股", "万份") else 8 if symbol in ("亿元", "亿股", "亿份") else 4)
     text = decimal_text(q.in_unit(symbol), places)
-    base = {"万元": "元", "亿元": "元", "万股": "股", "亿股": "股"}.get(symbol)
+    base = {"万元": "元", "亿元": "元", "万股": "股", "亿股": "股", "万份": "份", "亿份": "份"}.get(symbol)
     if text.startswith("≈") and base and max_places is None and _terminating_decimal(q.value, 2) is not None:
         # exact in 元 (to the fen) or whole shares: show that rather than a rounded 亿元
         symbol, text = base, (fen_text(q.value) if base == "元" else decimal_text(q.value, 2))

@@ -15,6 +15,7 @@ Case and rule files are untrusted input. This loader:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -116,6 +117,12 @@ def load_file(path: str | Path) -> Document:
     return load_text(text, str(path))
 
 
+# Plain decimal numbers only: no sign-less leading zeros (octal), no 0x/0o/0b, no ':' or '_'.
+_PLAIN_NUMBER = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$|^[-+]?\.[0-9]+(?:[eE][-+]?[0-9]+)?$")
+
+_NON_FINITE = re.compile(r"^[-+]?\.(?:inf|nan)$", re.IGNORECASE)  # refused below as not finite
+
+
 class _Builder:
     """Turns a composed node tree into plain Python values, recording places."""
 
@@ -162,7 +169,7 @@ class _Builder:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self._fail(key_node, "YAML merge keys (<<) are not allowed")
                 continue
-            key = self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
+            key = self._scalar(key_node, path, key=True) if isinstance(key_node, yaml.ScalarNode) else None
             if (node.flow_style and isinstance(key, int) and not isinstance(key, bool)
                     and isinstance(value_node, yaml.ScalarNode) and value_node.value == ""
                     and key_node.value.isdigit() and len(key_node.value) == 3):
@@ -183,10 +190,17 @@ class _Builder:
             out[key] = self.build(value_node, child, depth + 1)
         return out
 
-    def _scalar(self, node: yaml.ScalarNode, path: Path_ | None = None) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, path: Path_ | None = None, key: bool = False) -> Any:
         tag = node.tag
         if tag == "tag:yaml.org,2002:str":
             return node.value
+        if (tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and not key
+                and not _PLAIN_NUMBER.match(node.value) and not _NON_FINITE.match(node.value)):
+            # YAML 1.1 reads 0x1F as hex, 012 as octal, 1:30 as base 60 and 1_000 as 1000: a figure
+            # copied that way is not the number its author wrote
+            self._fail(node, f"'{node.value}' is a YAML 1.1 number form (hex, octal, base 60 or with '_'); "
+                             "write a plain decimal such as 1000 or 1,000 in quotes, or quote it as text", path)
+            return None
         if tag == "tag:yaml.org,2002:float":
             try:
                 value = Decimal(node.value.replace("_", ""))

@@ -79,12 +79,37 @@ EXPECTED: dict[str, Expected] = {
         1, "not_eligible", "2.1.2(4)", "fail", ("2.1.2(2)",),
         {"rd_ratio_3y": Fraction(3_300 + 3_960 + 4_620, 20_000 + 24_000 + 28_000), "market_cap": Fraction(32 * YI)},
         failing=("listing.2.1.1.4",)),
+    # Screening (no chosen standard): 2.1.1（四） holds because （二） and （四） hold.
+    "qingcloud-screening.yaml": Expected(
+        0, "eligible", None, "pass", ("2.1.2(2)", "2.1.2(4)"),
+        {"post_issue_share_capital": Fraction(47_462_175), "market_cap": Fraction(30 * YI),
+         "rd_ratio_3y": Fraction(1_644_860, 8_978_217)}),
     # Filed today: the 2026 上市规则 and the 2023 注册管理办法; 最近一年 is FY2025 (2026H1 is an interim period).
     "filing-2026.yaml": Expected(
         0, "eligible", "2.1.2(4)", "pass", ("2.1.2(4)",),
         {"post_issue_share_capital": Fraction(12_000 * WAN), "public_float_ratio": Fraction(1, 4),
          "market_cap": Fraction(36 * YI), "rd_ratio_3y": Fraction(2_600 + 3_300 + 3_900, 19_000 + 23_000 + 32_000)},
         options=("--require", "issuance")),
+    # Real red chips and weighted voting rights (rules/reference/filings.md; arithmetic in each header).
+    # SMIC: listed in Hong Kong, US$0.004 par; 2.1.1 by share count (above 4亿股: 10%); route 26号（二）.
+    "smic-pricing.yaml": Expected(
+        0, "eligible", "证监会公告〔2020〕26号(2)", "pass", ("证监会公告〔2020〕26号(2)",),
+        {"market_cap": Fraction("27.46") * 7_136_423_226, "post_issue_total_shares": Fraction(7_136_423_226),
+         "public_float_ratio": Fraction(1_685_620_000, 7_136_423_226)}),
+    # Ninebot: CDRs 1股/10份 at 18.94元/份, US$0.0001 par; 2.1.1 by 份数 (above 4亿份: 10%); screened.
+    "ninebot-cdr-pricing.yaml": Expected(
+        0, "eligible", None, "pass", ("2.1.3(1)", "2.1.4(1)"),
+        {"market_cap": Fraction("189.40") * 70_409_167, "public_float_ratio": Fraction(7_040_917, 70_409_167)}),
+    # UCloud: weighted voting rights, 42,253.2164万元 share capital > 4亿元, so 10%; screened.
+    "ucloud-wvr-pricing.yaml": Expected(
+        0, "eligible", None, "pass", ("2.1.4(1)",),
+        {"post_issue_share_capital": Fraction(422_532_164), "market_cap": Fraction("33.23") * 422_532_164,
+         "public_float_ratio": Fraction(58_500_000, 422_532_164)}),
+    # Unitree (2026 rules): weighted voting rights, 40,446,434 / 404,464,340 = 10% exactly, on the threshold.
+    "unitree-wvr-pricing.yaml": Expected(
+        0, "eligible", "2.1.4(1)", "pass", ("2.1.4(1)", "2.1.4(2)"),
+        {"post_issue_share_capital": Fraction(404_464_340), "public_float_ratio": Fraction(1, 10),
+         "market_cap": Fraction("150.80") * 404_464_340}),
     # Pricing and subscription: market cap = issue price × post-issue total shares (47,462,175 for QingCloud).
     "qingcloud-pricing.yaml": Expected(
         0, "eligible", "2.1.2(4)", "pass", ("2.1.2(2)", "2.1.2(4)"),
@@ -99,7 +124,12 @@ EXPECTED: dict[str, Expected] = {
 }
 
 # Which rule of 2.1.1 sets the float threshold, by post-issue share capital (≤ 4亿元: 25%, above: 10%).
-FLOAT_RULE = {"weighted-voting-rights.yaml": "listing.2.1.1.3.float-10"}
+FLOAT_RULE = {"weighted-voting-rights.yaml": "listing.2.1.1.3.float-10",
+              "ucloud-wvr-pricing.yaml": "listing.2.1.1.3.float-10",
+              "unitree-wvr-pricing.yaml": "listing.2.1.1.3.float-10",
+              "red-chip.yaml": "listing.2.1.1.3.red-chip-float-25",          # red chips count shares
+              "smic-pricing.yaml": "listing.2.1.1.3.red-chip-float-10",      # 7,136,423,226 > 4亿股
+              "ninebot-cdr-pricing.yaml": "listing.2.1.1.3.cdr-float-10"}    # 704,091,670份 > 4亿份
 
 
 def run(path, *options: str) -> tuple[int, dict]:
@@ -134,8 +164,9 @@ def test_verdict_exit_code_and_standards(name, reports):
     assert (code, report["verdict"], report["exit_code"]) == (expected.exit_code, expected.verdict, expected.exit_code)
     assert report["chosen_standard"] == expected.chosen
     chosen = [r for r in report["rules"] if r["chosen"]]
-    assert [r["standard"] for r in chosen] == [expected.chosen]
-    assert chosen[0]["status"] == expected.chosen_status
+    assert [r["standard"] for r in chosen] == ([expected.chosen] if expected.chosen else [])
+    group = next(r for r in report["rules"] if r["id"] == "listing.2.1.1.4")
+    assert (chosen[0] if chosen else group)["status"] == expected.chosen_status
     assert tuple(report["standards_holding"]) == expected.holding
 
 
@@ -204,3 +235,44 @@ def test_attested_judgments_are_reported_with_evidence(reports):
     assert attested["core_product_phase2_approved"]["holds"] is True
     assert any("临床试验" in e for e in attested["core_product_phase2_approved"]["evidence"])
     assert attested["major_business_approved"]["attested_by"].startswith("示例律师事务所")
+
+
+def test_red_chips_are_judged_on_share_count_and_cdrs_on_their_count(reports):
+    """SMIC (US$ par) is judged on 股份总数, Ninebot (CDRs) on 存托凭证总份数; neither on 股本总额 in 元."""
+    def rule(name, rule_id):
+        return next(r for r in reports[name][1]["rules"] if r["id"] == rule_id)
+
+    smic = rule("smic-pricing.yaml", "listing.2.1.1.2.red-chip")
+    assert smic["status"] == "pass" and smic["comparisons"][0]["left"] == "post_issue_total_shares"
+    assert rule("smic-pricing.yaml", "listing.2.1.1.2")["status"] == "not_applicable"
+    cdr = rule("ninebot-cdr-pricing.yaml", "listing.2.1.1.2.cdr")
+    assert cdr["status"] == "pass" and Fraction(cdr["comparisons"][0]["left_value"]["exact"]) == 704_091_670
+    route = rule("smic-pricing.yaml", "red-chip-abroad.2")
+    assert route["chosen"] and route["citation"]["document"] == "证监会公告〔2020〕26号"
+
+
+def test_smic_stated_market_cap_agrees_with_the_product():
+    result = CliRunner().invoke(main, [str(CASES / "smic-pricing.yaml")])
+    assert result.exit_code == 0 and "warning" not in result.stderr
+
+
+def test_ninebot_coinvestment_in_cdrs_meets_its_tier():
+    """281.6366万份 at 10份/股 is 281,636.6 shares: 4% of 7,040,917 (281,636 whole shares), the 10亿–20亿元 tier."""
+    code, report = run(CASES / "ninebot-cdr-pricing.yaml", "--require", "offering")
+    coinvest = next(r for r in report["rules"] if r["id"] == "offering.coinvest")
+    assert coinvest["status"] == "pass"
+    assert Fraction(coinvest["comparisons"][0]["left_value"]["exact"]) == Fraction("281636.6")
+
+
+def test_unitree_net_profit_stated_only_as_the_lower_figure(reports, tmp_path):
+    """Unitree's 上市公告书 states 2025 net profit only as 扣非前后孰低 (27,821.05万元): that is the net_profit
+    figure, so the issuer is not 上市时未盈利 (no U mark), as history has it; without it, undetermined."""
+    report = reports["unitree-wvr-pricing.yaml"][1]
+    u_mark = next(r for r in report["rules"] if r["id"] == "consequence.u-mark")
+    assert u_mark["status"] == "fail"  # a consequence that does not apply
+    assert next(f for f in u_mark["figures"] if f["name"] == "listed_unprofitable")["value"] is False
+    text = (CASES / "unitree-wvr-pricing.yaml").read_text(encoding="utf-8")
+    without = tmp_path / "unitree-without-lower.yaml"
+    without.write_text(text.replace("    net_profit_lower: 27,821.05万元", ""), encoding="utf-8")
+    _, bare = run(without)
+    assert next(r for r in bare["rules"] if r["id"] == "consequence.u-mark")["status"] == "undetermined"

@@ -331,7 +331,13 @@ def test_dim_algebra():
     assert SHARES / SHARES == RATIO
     assert MONEY ** 2 == Dim(2, 0)
     assert Dim(2, 0).name == "money^2·shares^0"
-    assert DIM_BY_NAME == {"money": MONEY, "shares": SHARES, "price": PRICE, "ratio": RATIO}
+    assert DIM_BY_NAME == {"money": MONEY, "shares": SHARES, "price": PRICE, "ratio": RATIO,
+                           "receipts": Dim(0, 0, 1), "receipt_price": Dim(1, 0, -1),
+                           "receipts_per_share": Dim(0, -1, 1)}
+    # 份 are their own dimension: 10份/股 × 1股 is 10份, never 10股
+    assert (parse_amount("10份/股") * parse_amount("7,040,917股")).dim == Dim(0, 0, 1)
+    with pytest.raises(UnitError):
+        parse_amount("1份") + parse_amount("1股")
 
 
 def test_power_squares_value_and_dimension():

@@ -280,7 +280,7 @@ def test_directory_is_refused(tmp_path: Path):
 
 
 def test_decimals_are_kept_exactly_as_written():
-    data = load_text("a: 0.1\nb: 37682.20\nc: -0.0001\nd: 1_000.5\ne: 3\n", "f.yaml").data
+    data = load_text("a: 0.1\nb: 37682.20\nc: -0.0001\nd: 1000.5\ne: 3\n", "f.yaml").data
     assert data["a"] == Decimal("0.1") and isinstance(data["a"], Decimal)
     assert data["b"] == Decimal("37682.20") and str(data["b"]) == "37682.20"
     assert data["c"] == Decimal("-0.0001")
@@ -391,3 +391,17 @@ def test_loading_keeps_no_node_alive():
     for i in range(50):
         load_text(f"count: {i}\nflag: true\nnothing: null\nday: 2021-03-{i % 28 + 1:02d}\n", f"f{i}.yaml")
     assert _Builder._scalar_constructor.constructed_objects == {}
+
+
+@pytest.mark.parametrize("text", ["0x1F", "1:30", "1_000", "1_000.5", "012", "-0x10", "190:20:30.15"])
+def test_yaml_1_1_number_forms_are_refused_at_their_line(text):
+    """YAML 1.1 reads 0x1F as 31, 1:30 as 90 (base 60), 1_000 as 1000: not the figure written."""
+    with pytest.raises(InputError) as err:
+        load_text(f"a: 1\nrevenue: {text}\n", "f.yaml")
+    [problem] = err.value.problems
+    assert problem.line == 2 and problem.field == "revenue" and "YAML 1.1" in problem.message
+
+
+def test_plain_numbers_and_year_keys_still_read():
+    data = load_text("a: 0\nb: -3\nc: .5\nd: 0.25\nyears: {2019: 1, 2020: 2}\n", "f.yaml").data
+    assert data == {"a": 0, "b": -3, "c": Decimal("0.5"), "d": Decimal("0.25"), "years": {2019: 1, 2020: 2}}
