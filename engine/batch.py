@@ -10,6 +10,7 @@ case file becomes an error row with its file, line and message; the others still
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob
 import hashlib
@@ -24,10 +25,13 @@ from .case import load_case_text
 from .compiler import CompiledRulebook, compile_rulebook
 from .errors import CaseError, InputError, Problem
 from .evaluation import Evaluator
+from .interrupts import held, in_worker
 from .pricing import evaluate_priced
 from .rulebook import Rulebook, load_rulebook
 from .sheets import SheetRow, is_sheet, read_sheet
+from .safeio import read_regular_file
 from .store import CaseRow, row_of_error, row_of_result
+from .yamlsource import MAX_FILE_BYTES
 
 CASE_SUFFIXES = (".yaml", ".yml")
 
@@ -47,7 +51,7 @@ def discover(paths: Iterable[str]) -> list[Path]:
                 missing.append(raw)
         elif path.is_dir():
             candidates = _cases_under(path)
-        elif path.is_file():
+        elif os.path.lexists(path):  # a FIFO, device or broken link too: it becomes an error row
             candidates = [path]
         else:
             missing.append(raw)
@@ -61,7 +65,9 @@ def discover(paths: Iterable[str]) -> list[Path]:
 
 
 def _cases_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix in CASE_SUFFIXES and p.is_file())
+    """Everything named like a case file under `folder`, whatever it is: a FIFO, a device link, a
+    directory or a symlink loop named `x.yaml` is an error row, not silently skipped."""
+    return sorted(p for p in folder.rglob("*") if p.suffix in CASE_SUFFIXES)
 
 
 def expand_sheets(files: list[Path]) -> list[Path | SheetRow]:
@@ -94,6 +100,8 @@ def _start_worker(rulebook: Rulebook, compiled: CompiledRulebook, as_of: dt.date
     a worker never reads rule files, so editing them during a batch cannot break it (and a
     failing initializer, which multiprocessing would restart forever, has nothing left to fail on)."""
     global _WORKER
+    if multiprocessing.parent_process() is not None:
+        in_worker()
     if _WORKER is not None:  # a second batch in this process: free the previous ruleset
         _WORKER.evaluator.close()
     _WORKER = _Worker(rulebook, Evaluator(rulebook, compiled), as_of, detail)
@@ -109,7 +117,10 @@ def evaluate_file(path: Path | SheetRow) -> CaseRow:
         except InputError as error:
             return row_of_error(path.label, path.sha256, error, rulebook.version, rulebook.sha256)
         return row_of_result(path.label, path.sha256, result, _WORKER.detail)
-    data = path.read_bytes()
+    try:
+        data = read_regular_file(path, MAX_FILE_BYTES)  # a FIFO, device or directory is refused, not read
+    except InputError as error:
+        return row_of_error(str(path), "", error, rulebook.version, rulebook.sha256)
     try:
         loaded = load_case_text(data.decode("utf-8"), str(path))  # hashes the text: the file's sha256
         result = evaluate_priced(_WORKER.evaluator, loaded, as_of=_WORKER.as_of)
@@ -130,21 +141,45 @@ def evaluate_file(path: Path | SheetRow) -> CaseRow:
 class Summary:
     """Counts kept as rows stream past (no row is kept in memory)."""
 
-    total: int = 0
-    skipped: int = 0
+    total: int = 0  # rows in the output: evaluated now and kept from before
+    skipped: int = 0  # of those, kept from before (resume)
+    jobs: int = 1  # worker processes used
     by_verdict: Counter = field(default_factory=Counter)
     by_standard: Counter = field(default_factory=Counter)
     failing_rules: Counter = field(default_factory=Counter)
     errors: int = 0
 
     def add(self, row: CaseRow) -> None:
+        self.count(row.verdict, row.chosen_standard, row.failing_rules)
+
+    def add_kept(self, record: dict) -> None:
+        """A stored row carried over by resume: it counts like a fresh one (the summary and the exit
+        code describe the whole output, not this run's share of it)."""
+        self.skipped += 1
+        self.count(record["verdict"], record["chosen_standard"], record["failing_rules"])
+
+    def count(self, verdict: str, chosen_standard: str | None, failing_rules: Iterable[str]) -> None:
         self.total += 1
-        self.by_verdict[row.verdict] += 1
-        if row.verdict == "error":
+        self.by_verdict[verdict] += 1
+        if verdict == "error":
             self.errors += 1
             return
-        self.by_standard[row.chosen_standard or "(none)"] += 1
-        self.failing_rules.update(row.failing_rules)
+        self.by_standard[chosen_standard or "(none)"] += 1
+        self.failing_rules.update(failing_rules)
+
+    @property
+    def evaluated(self) -> int:
+        return self.total - self.skipped
+
+
+MAX_JOBS = 64  # a sane ceiling whatever --jobs says: each worker holds its own ruleset
+
+
+def effective_jobs(jobs: int | None, files: int) -> int:
+    """Worker processes for `files` cases: as asked (default: the cores), never more than the files,
+    four per core, or MAX_JOBS."""
+    cores = os.cpu_count() or 1
+    return max(1, min(jobs or cores, files, 4 * cores, MAX_JOBS))
 
 
 def run_rows(paths: list[Path | SheetRow], jobs: int = 1, rulebook: Rulebook | None = None,
@@ -153,25 +188,39 @@ def run_rows(paths: list[Path | SheetRow], jobs: int = 1, rulebook: Rulebook | N
     `rulebook` (default: the bundled rules), compiled here once for every worker."""
     rulebook = rulebook or load_rulebook()
     compiled = compile_rulebook(rulebook)
-    if jobs <= 1 or len(paths) <= 1:
+    jobs = effective_jobs(jobs, len(paths))
+    if jobs <= 1:
         _start_worker(rulebook, compiled, as_of, detail)
         for path in paths:
             yield evaluate_file(path)
         return
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(jobs, initializer=_start_worker, initargs=(rulebook, compiled, as_of, detail)) as pool:
+    pool = None
+    try:
+        with held():  # no worker can be interrupted before it has set its own signal handling
+            pool = context.Pool(jobs, initializer=_start_worker, initargs=(rulebook, compiled, as_of, detail))
         yield from pool.imap(evaluate_file, paths, chunksize=chunksize)
+    finally:  # also on an exception or an interrupt (one held during the start is raised on leaving `held`)
+        if pool is not None:
+            pool.terminate()
 
 
 def run_batch(paths: list[Path | SheetRow], store, jobs: int = 1, rulebook: Rulebook | None = None, as_of: dt.date | None = None,
               progress: Callable[[int], None] | None = None) -> Summary:
-    """Evaluate `paths` (minus those the store already holds) into `store`; return the summary."""
+    """Evaluate `paths` (minus those the store already holds) into `store`, rows in the order of
+    `paths` whether evaluated now or kept (resume); return the summary of the whole output."""
     summary = Summary()
     todo = [p for p in paths if str(p) not in store.done]
-    summary.skipped = len(paths) - len(todo)
-    for row in run_rows(todo, jobs=jobs, rulebook=rulebook, as_of=as_of, detail=getattr(store, "detail", False)):
-        store.add(row)
-        summary.add(row)
-        if progress:
-            progress(1)
+    summary.jobs = effective_jobs(jobs, len(todo))
+    with contextlib.closing(run_rows(todo, jobs=jobs, rulebook=rulebook, as_of=as_of,
+                                           detail=getattr(store, "detail", False))) as rows:
+        for path in paths:
+            if str(path) in store.done:
+                summary.add_kept(store.keep(str(path)))
+                continue
+            row = next(rows)
+            store.add(row)
+            summary.add(row)
+            if progress:
+                progress(1)
     return summary

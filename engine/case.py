@@ -24,10 +24,11 @@ from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValida
                       ValidationInfo, WithJsonSchema, field_validator, model_validator)
 
 from .errors import CaseError, Problem
+from .sanitize import MAX_PROBLEMS
 from .units import (DEFAULT_UNIT_CHOICES, MONEY, PRICE, RATIO, RECEIPT_PRICE, RECEIPTS, RECEIPTS_PER_SHARE, SHARES,
                     Dim, Quantity, UnitError, canonical_text, from_number, normalize_text, parse_amount,
                     refuse_lookalike_digits)
-from .yamlsource import Document, SourceMap, load_file, load_text
+from .yamlsource import Document, SourceMap, load_text, read_source
 
 # ---------------------------------------------------------------------------------
 # Amount fields
@@ -487,10 +488,15 @@ class Subscription(Strict):
         None, description="网下限售采用比例限售方式 (true) rather than 摇号限售 (false)")
 
 
+# A case id is echoed in every report and stored row: no spaces, controls or markup can hide in it.
+CASE_ID_PATTERN = r"^\w[\w.\-]{0,127}$"
+
+
 class Case(Strict):
     """One issuer at one stage. Validated once; read-only afterwards."""
 
-    case_id: str | None = Field(None, description="Stable id of the case (default: the file name)")
+    case_id: str | None = Field(None, description="Stable id of the case (default: the file name): letters, "
+                                "digits, '.', '_' and '-', at most 128 characters", pattern=CASE_ID_PATTERN)
     description: str | None = Field(None, description="What the case is about, in a line")
     issuer: Issuer
     evaluation: Evaluation
@@ -739,9 +745,8 @@ def load_case(path: str | Path) -> LoadedCase:
     import hashlib
 
     path = Path(path)
-    document = load_file(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return _validate(document, default_id=path.stem, digest=digest)
+    text, data = read_source(path)  # read once: the digest is of the bytes parsed
+    return _validate(load_text(text, str(path)), default_id=path.stem, digest=hashlib.sha256(data).hexdigest())
 
 
 def load_case_text(text: str, filename: str = "<case>") -> LoadedCase:
@@ -800,7 +805,8 @@ def problems_from_validation(exc: ValidationError, source: SourceMap, prefix: tu
                              model: type[BaseModel] | None = None) -> list[Problem]:
     """Map pydantic errors to problems at their lines, with "did you mean" for unknown keys."""
     problems = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors[:MAX_PROBLEMS]:  # "did you mean" costs a search per error: only for those listed
         loc = prefix + tuple(error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         expected = None
@@ -811,7 +817,12 @@ def problems_from_validation(exc: ValidationError, source: SourceMap, prefix: tu
             expected = ", ".join(known) if known else None
         elif error["type"] == "missing":
             message = "required field is missing"
+        elif error["type"] == "string_pattern_mismatch" and loc == ("case_id",):
+            message = "a case id is letters, digits, '.', '_' and '-' (at most 128, no spaces or control characters)"
         problems.append(source.problem(loc, message, expected=expected))
+    if len(errors) > MAX_PROBLEMS:
+        problems.append(Problem(f"and {len(errors) - MAX_PROBLEMS} more problems (only the first {MAX_PROBLEMS} "
+                                "are listed)", file=source.file))
     return problems
 
 

@@ -13,9 +13,9 @@
     check-listing rules editions [DIR] [--as-of DATE] [--format text|json]
     check-listing serve [--port 8765] [--rules DIR]
 
-Exit codes: 0 eligible, 1 not eligible, 3 undetermined, 2 bad input or usage,
-70 an internal contradiction (a bug). Bad input is one message per problem with its
-file, line and field, never a traceback.
+Exit codes: 0 eligible, 1 not eligible, 3 undetermined, 4 a batch with error rows, 2 bad input
+or usage, 70 an internal contradiction (a bug), 130/143 interrupted by SIGINT/SIGTERM. Bad input
+is one message per problem with its file, line and field, never a traceback.
 """
 
 from __future__ import annotations
@@ -23,13 +23,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
 
-from .errors import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, InputError, InternalError
+from .errors import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, InputError, InternalError, Problem
+from .safeio import output_target, write_atomically
+from .sanitize import escape
 
 FORMATS = ("text", "json", "markdown", "html")
 
@@ -56,6 +59,32 @@ class _DefaultToCheck(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["check"] + list(args)
         return super().parse_args(ctx, args)
+
+    def main(self, *args, **kwargs):  # noqa: D102 - every command's way out: interrupts, imports, stdout
+        from .interrupts import SIGNALS, Interrupted, handle_interrupts
+
+        previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+        handle_interrupts()
+        try:
+            try:
+                super().main(*args, **kwargs)
+            except SystemExit:
+                _flush_stdout()
+                raise
+            _flush_stdout()
+        except Interrupted as stop:
+            click.echo(f"check-listing: interrupted by {stop.name}; stopped, nothing written "
+                       f"(an earlier output file is as it was)", err=True)
+            sys.exit(stop.exit_code)
+        except ImportError as error:
+            if (error.name or "").split(".")[0] not in ("durable", "durable_rules_engine"):
+                raise
+            click.echo(f"error: durable_rules cannot be imported on Python {sys.version.split()[0]} ({error}); "
+                       "it needs Python 3.11 or 3.12", err=True)
+            sys.exit(EXIT_INPUT_ERROR)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 @click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,17 +132,19 @@ def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Pa
     from .rulebook import load_rulebook
 
     with _input_errors():
-        rulebook = load_rulebook(rules_dir)
+        if output:
+            output_target(output, [case_file])  # refused before any work: a device, FIFO, the case itself
+        rulebook = load_rulebook(_rules(rules_dir))
         loaded = load_case(case_file)
         for warning in loaded.warnings:
             click.echo(f"warning: {warning.render()}", err=True)
         with Evaluator(rulebook) as evaluator:
             result = evaluate_priced(evaluator, loaded, as_of=as_of, require=require)
-    text = format_text(result, verbose=verbose) if output_format == "text" else FORMATTERS[output_format](result)
-    if output:
-        write_atomically(output, text)
-    else:
-        click.echo(text, nl=False)
+        text = format_text(result, verbose=verbose) if output_format == "text" else FORMATTERS[output_format](result)
+        if output:
+            write_atomically(output, text, [case_file])
+        else:
+            _emit(text)
     sys.exit(exit_code(result))
 
 
@@ -149,11 +180,11 @@ def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     with _input_errors():
-        rulebook = load_rulebook(rules_dir)
+        rulebook = load_rulebook(_rules(rules_dir))
         loaded = load_case(case_file)
         with Evaluator(rulebook) as evaluator:
             rows = [(p, r, aborts(r)) for p, r in sweep(evaluator, loaded, prices, as_of=as_of)]
-    click.echo(sweep_text(rows) if output_format == "text" else sweep_json(rows), nl=False)
+        _emit(sweep_text(rows) if output_format == "text" else sweep_json(rows))
 
 
 @main.command()
@@ -190,21 +221,30 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
         if out is not None:
             sink_kind(out)
     except FileNotFoundError as error:
-        raise click.UsageError(f"no case files match: {error}") from None
+        raise click.UsageError(f"no case files match: {escape(str(error))}") from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    if not files:
+        raise click.UsageError(f"no case files (*.yaml, *.yml) in: {escape(', '.join(paths))}")
     with _input_errors():
+        if out is not None:  # not a device, FIFO or directory, not one of the cases or paths given
+            out = output_target(out, files + [Path(p) for p in paths])
         from .rulebook import load_rulebook
 
-        rulebook = load_rulebook(rules_dir)  # a broken rule set is reported once, before any worker starts
-    jobs = jobs or os.cpu_count() or 1
+        rulebook = load_rulebook(_rules(rules_dir))  # a broken rule set is reported once, before any worker starts
     target = out or Path(tempfile.mkdtemp(prefix="check-listing-batch-")) / "results.jsonl"
     console = Console(stderr=True)
     files = expand_sheets(files)  # a sheet is one case per row
     current = digests(files) if resume else None
     with ResultStore(target, current) as store:
+        for stale in store.stale:
+            click.echo(f"removed {stale}, left by an earlier run that was killed", err=True)
         summary = _run_with_progress(files, store, jobs, rulebook, as_of, console)
-    _print_summary(summary, target if out else None)
+    with _input_errors():
+        try:
+            _print_summary(summary, target if out else None)
+        except OSError as error:
+            _stdout_failed(error)
     sys.exit(EXIT_BATCH_ERRORS if summary.errors else 0)
 
 
@@ -229,7 +269,9 @@ def _print_summary(summary, out: Path | None) -> None:
     from rich.table import Table
 
     console = Console(highlight=False, soft_wrap=True)
-    table = Table(title=f"{summary.total} evaluated, {summary.skipped} kept from before", title_justify="left")
+    processes = f" ({summary.jobs} worker process{'es' if summary.jobs > 1 else ''})" if summary.evaluated else ""
+    table = Table(title=f"{summary.total} cases: {summary.evaluated} evaluated, {summary.skipped} kept from before"
+                        f"{processes}", title_justify="left")
     table.add_column("verdict")
     table.add_column("cases", justify="right")
     for verdict, count in sorted(summary.by_verdict.items()):
@@ -365,7 +407,7 @@ def lint(directory: Path | None) -> None:
     from .rulebook import load_rulebook
 
     with _input_errors():
-        rulebook = load_rulebook(directory)
+        rulebook = load_rulebook(_rules(directory))
         compile_rulebook(rulebook)
         problems = check_quotes(rulebook)
         if problems:
@@ -389,10 +431,11 @@ def test_rules(directory: Path | None, show_coverage: bool, fail_under: float | 
         run_rule_tests
 
     with _input_errors():
-        rulebook = load_rulebook(directory)
+        rulebook = load_rulebook(_rules(directory))
         tests = load_rule_tests(rulebook)
         with Evaluator(rulebook) as evaluator:
             outcomes = run_rule_tests(evaluator, tests)
+    click.echo(f"rules: {rulebook.directory}")
     click.echo(format_outcomes(outcomes), nl=False)
     failed = any(not o.passed for o in outcomes)
     if show_coverage or fail_under is not None:
@@ -415,7 +458,7 @@ def editions_command(directory: Path | None, as_of: dt.date | None, output_forma
     from .rulebook import load_rulebook
 
     with _input_errors():
-        rulebook = load_rulebook(directory)
+        rulebook = load_rulebook(_rules(directory))
     entries = editions(rulebook, as_of)
     formatter = editions_json if output_format == "json" else format_editions
     click.echo(formatter(entries, rulebook, as_of), nl=False)
@@ -442,8 +485,8 @@ def diff_rules(cases: tuple[Path, ...], old_date: dt.date | None, new_date: dt.d
     if old_date is None and new_date is None and old_rules is None and new_rules is None:
         raise click.UsageError("give --old/--new dates, --old-rules/--new-rules directories, or both")
     with _input_errors():
-        old_book = load_rulebook(old_rules)
-        new_book = old_book if new_rules is None and old_rules is None else load_rulebook(new_rules)
+        old_book = load_rulebook(_rules(old_rules))
+        new_book = old_book if new_rules is None and old_rules is None else load_rulebook(_rules(new_rules))
         loaded = [load_case(path) for path in case_paths(cases)]
         # rule changes are listed between the two dates; with rule directories only, as of today
         changes = changed_rules(old_book, old_date or new_date or dt.date.today(),
@@ -500,16 +543,52 @@ class _input_errors:
         return False
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write whole or not at all: a temporary file beside the target, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _rules(directory: Path | None) -> Path:
+    """The rules directory to load: as given; else, inside a checkout, its `rules/` (said on standard
+    error when they differ from the installed copy); else the bundled rules."""
+    from .checkout import default_rules_dir
+
+    if directory is not None:
+        return directory
+    found, differs = default_rules_dir(Path.cwd())
+    if differs:
+        click.echo(f"rules: {found} (this checkout's rules/, which differ from the installed copy)", err=True)
+    return found
+
+
+def _emit(text: str) -> None:
+    """Print a report; a failed write (a full disk, a closed pipe) is an error, never a lost report."""
     try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as error:
+        _stdout_failed(error)
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except OSError as error:
+        try:
+            _stdout_failed(error)
+        except InputError as failure:
+            _InputFailure(failure).show()
+            sys.exit(EXIT_INPUT_ERROR)
+    except ValueError:  # already closed (a test runner's stream): nothing left to lose
+        pass
+
+
+def _stdout_failed(error: OSError) -> None:
+    """Standard output cannot be written: point it at /dev/null (so the exit does not fail again
+    flushing it) and raise the error that exits 2."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file descriptor (a test runner's stream)
+        pass
+    raise InputError([Problem(f"cannot write the report to standard output: {error.strerror or error}",
+                              file="<stdout>")])
 
 
 if __name__ == "__main__":  # python -m engine.cli, for scripts that run the CLI without the entry point

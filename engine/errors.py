@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .sanitize import MAX_PROBLEMS, clip, escape
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -37,7 +39,8 @@ class Problem:
         return ":".join(parts)
 
     def render(self) -> str:
-        """One line a person can act on."""
+        """One line a person can act on: echoed input escaped (it cannot start a line of its own), the
+        message clipped to a readable length."""
         text = f"{self.place()}: "
         if self.rule_id:
             text += f"{self.kind} {self.rule_id}: "
@@ -46,7 +49,7 @@ class Problem:
         text += self.message
         if self.expected:
             text += f" (expected {self.expected})"
-        return text
+        return escape(clip(text))
 
 
 class EngineError(Exception):
@@ -60,6 +63,12 @@ class InputError(EngineError):
     problems: list[Problem] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # a file of 190,000 unknown keys needs 50 of them listed, not 46 MB (a last line may already count the rest)
+        if len(self.problems) > MAX_PROBLEMS + 1:
+            first = self.problems[0]
+            rest = len(self.problems) - MAX_PROBLEMS
+            self.problems = self.problems[:MAX_PROBLEMS] + [
+                Problem(f"and {rest} more problems (only the first {MAX_PROBLEMS} are listed)", file=first.file)]
         super().__init__(self.render())
 
     def render(self) -> str:

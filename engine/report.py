@@ -15,6 +15,7 @@ from .errors import EXIT_ELIGIBLE, EXIT_NOT_ELIGIBLE, EXIT_UNDETERMINED
 from .expression import SYMBOL
 from .results import (NOT_COUNTED, BreakEven, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status,
                       Verdict)
+from .sanitize import escape as escape_echoed
 from .units import RATIO, UNITS, Quantity, canonical_text, display_unit_for, fen_text, format_quantity
 
 EXIT_CODES = {Verdict.eligible: EXIT_ELIGIBLE, Verdict.not_eligible: EXIT_NOT_ELIGIBLE,
@@ -27,6 +28,12 @@ VERDICT_TEXT = {Verdict.eligible: "ELIGIBLE", Verdict.not_eligible: "NOT ELIGIBL
 
 def exit_code(result: CaseResult) -> int:
     return EXIT_CODES[result.verdict]
+
+
+def printable(lines: list[str]) -> str:
+    """The report's lines joined, each escaped: echoed input (an issuer's name, a case id, a file name)
+    cannot add a line of its own, ring a bell or reorder text with a bidi override."""
+    return "\n".join(escape_echoed(line) for line in lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------
@@ -84,7 +91,7 @@ def format_figure(figure: FigureValue, rule: RuleResult | None = None) -> str:
     unit = next((c.display_unit for c in (rule.comparisons if rule else ()) if c.left == figure.name), None)
     title = f" ({figure.title_zh})" if figure.title_zh else ""
     value = format_value(figure.value, unit) if figure.missing_reason is None else f"missing — {figure.missing_reason}"
-    formula = f"  [= {figure.formula}]" if figure.formula else ""
+    formula = f"  [= {' '.join(figure.formula.split())}]" if figure.formula else ""
     return f"{figure.name}{title} = {value}{formula}"
 
 
@@ -200,7 +207,7 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
             for evidence in item.evidence:
                 lines.append(f"      evidence: {evidence}")
     lines += ["", "Rule versions used"] + [f"  {v}" for v in result.versions_used]
-    return "\n".join(lines) + "\n"
+    return printable(lines)
 
 
 def _part_line(part: PartResult) -> str:
@@ -391,7 +398,7 @@ def format_markdown(result: CaseResult) -> str:
             out += [f"  - evidence: {e}" for e in item.evidence]
         out.append("")
     out += ["## Rule versions used", ""] + [f"- {v}" for v in result.versions_used]
-    return "\n".join(out) + "\n"
+    return printable(out)
 
 
 def _md_escape(text: str) -> str:
@@ -419,7 +426,10 @@ table{border-collapse:collapse;width:100%;margin:.4em 0} th,td{border:1px solid 
 
 def format_html(result: CaseResult) -> str:
     """The report for filing: verdict, parts, every rule with its figures, citation and quoted text."""
-    from html import escape as e
+    from html import escape
+
+    def e(text: str) -> str:
+        return escape(escape_echoed(text))
 
     def cls(value: str) -> str:
         return value.replace(" ", "_")
@@ -525,7 +535,7 @@ def sweep_text(rows: list[tuple[Any, CaseResult, bool | None]]) -> str:
         cap, holding = _sweep_row(result)
         cap_text = yuan(cap) if cap is not None else "-"
         lines.append(f"{price:>10f}元  {cap_text:>22}  {ABORT_TEXT[aborted]:<12}  {holding}")
-    return "\n".join(lines) + "\n"
+    return printable(lines)
 
 
 def sweep_json(rows: list[tuple[Any, CaseResult, bool | None]]) -> str:

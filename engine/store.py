@@ -3,8 +3,10 @@
 The sink is chosen by the output's extension (.csv, .jsonl, .sqlite/.db). Rows are written as
 they arrive (memory stays flat however large the batch); everything goes to a temporary file
 beside the output, renamed over it only when the batch completes, so an interrupted batch leaves
-the previous file (or none) and never a half-written one. With `resume`, the rows already stored
-are carried into the new file first and their cases are skipped by the caller.
+the previous file (or none) and never a half-written one; the temporary file of a run that was
+killed outright is removed by the next run on the same output. With `resume`, the rows already
+stored for unchanged case files are carried into the new file, each in its place in the batch's
+order (a resumed output is the same as a fresh one), and their cases are skipped by the caller.
 
 SQLite also keeps one row per rule result (table `rule_results`), so results can be queried:
 
@@ -19,7 +21,6 @@ import json
 import os
 import shutil
 import sqlite3
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,6 +28,9 @@ from typing import Any, Iterator
 from .errors import InputError, Problem
 from .report import exit_code, format_margin
 from .results import CaseResult, RuleResult
+from .safeio import partial_path, read_regular_file, remove_stale_partials
+from .sanitize import MAX_CELL_CHARS, clip, escape
+from .yamlsource import MAX_FILE_BYTES
 from .xlsxstore import XlsxResults, read_case_records
 
 COLUMNS = ("file", "case_id", "sha256", "verdict", "exit_code", "stage", "chosen_standard", "standards_holding",
@@ -97,14 +101,20 @@ def _detail(rule: RuleResult, detail: bool) -> tuple[str, str]:
 def row_of_error(file: str, sha256: str, error: InputError, rulebook_version: str, rulebook_sha256: str) -> CaseRow:
     """The first problem of a bad case file (all of them in the message), with its line."""
     first: Problem = error.problems[0]
-    message = "; ".join(p.render() for p in error.problems)
+    message = clip("; ".join(p.render() for p in error.problems), MAX_CELL_CHARS)
     return CaseRow(file=file, sha256=sha256, error_line=first.line, error=message,
                    rulebook_version=rulebook_version, rulebook_sha256=rulebook_sha256)
 
 
 def digest_of_files(files: list[Path]) -> dict[str, str]:
     """file → sha256 of its bytes: what resume compares stored rows against."""
-    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    digests = {}
+    for f in files:
+        try:
+            digests[str(f)] = hashlib.sha256(read_regular_file(f, MAX_FILE_BYTES)).hexdigest()
+        except InputError:
+            digests[str(f)] = ""  # not a readable case file: never matches a stored row, evaluated again
+    return digests
 
 
 def sink_kind(path: Path) -> str:
@@ -119,32 +129,35 @@ class ResultStore:
 
     def __init__(self, path: Path, current: dict[str, str] | None = None):
         """`current` (file → sha256 of the cases in this batch) turns on resume: stored rows of
-        files whose content is unchanged are kept and listed in `done`; others are dropped."""
+        files whose content is unchanged are kept and listed in `done`; others are dropped. Kept
+        rows are written by `keep`, in the caller's order, so a resumed output is the fresh one."""
         self.path = path
         self.kind = sink_kind(path)
         self.count = 0
         self.done: set[str] = set()  # files whose stored row is kept (resume)
+        self._resumed = current is not None and path.exists()
+        self._stored: Iterator[dict[str, Any]] = iter(())
+        self._ahead: dict[str, dict[str, Any]] = {}  # stored rows read past while looking for a kept one
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-        os.close(handle)
-        self.temporary = Path(name)
-        resume = current is not None and path.exists()
+        self.stale = remove_stale_partials(path)  # left by an earlier run that was killed
+        self.temporary = partial_path(path)
         self.detail = self.kind == "xlsx"  # rule rows with citations and margins
+        if self.kind == "xlsx" and current is not None:
+            raise ValueError("--resume needs .csv, .jsonl or .sqlite output (a workbook is written whole)")
+        if self._resumed:
+            assert current is not None
+            self.done = {r["file"] for r in self._kept_rows(current)}
+            self._stored = self._kept_rows(current)
         if self.kind == "xlsx":
-            if current is not None:
-                raise ValueError("--resume needs .csv, .jsonl or .sqlite output (a workbook is written whole)")
             self.xlsx = XlsxResults(COLUMNS, LIST_COLUMNS)
         elif self.kind == "sqlite":
-            if resume:
-                assert current is not None
+            if self._resumed:
                 shutil.copyfile(path, self.temporary)
                 self.db = sqlite3.connect(self.temporary)
                 stored = list(self.db.execute("SELECT file, sha256 FROM cases"))
                 stale = [(f, d) for f, d in stored if current.get(f) != d]
                 self.db.executemany("DELETE FROM cases WHERE file = ? AND sha256 = ?", stale)
                 self.db.executemany("DELETE FROM rule_results WHERE file = ? AND sha256 = ?", stale)
-                self.done = {f for f, d in stored if current.get(f) == d}
-                self.count = len(self.done)
             else:
                 self.temporary.unlink()
                 self.db = sqlite3.connect(self.temporary)
@@ -158,12 +171,30 @@ class ResultStore:
             if self.kind == "csv":
                 self.csv = csv.writer(self.stream)
                 self.csv.writerow(COLUMNS)
-            if resume:
-                assert current is not None
-                for record in read_rows(path):
-                    if current.get(record["file"]) == record["sha256"] and record["file"] not in self.done:
-                        self._write(record)
-                        self.done.add(record["file"])
+
+    def _kept_rows(self, current: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """The stored rows of unchanged case files, first of each file only, in stored order."""
+        # CSV cells hold file names escaped: match them against the escaped names of this batch
+        names = {escape(f): f for f in current} if self.kind == "csv" else {f: f for f in current}
+        seen: set[str] = set()
+        for record in read_rows(self.path):
+            name = names.get(record["file"])
+            if name is not None and current[name] == record["sha256"] and name not in seen:
+                seen.add(name)
+                record["file"] = name
+                yield record
+
+    def keep(self, file: str) -> dict[str, Any]:
+        """Write the stored row of `file` (one of `done`) now, in its place in the batch's order; return it."""
+        while file not in self._ahead:
+            record = next(self._stored)
+            self._ahead[record["file"]] = record
+        record = self._ahead.pop(file)
+        if self.kind != "sqlite":  # SQLite rows stay in the copied database; `commit` orders them
+            self._write(record)
+        else:
+            self.count += 1
+        return record
 
     # -- writing --------------------------------------------------------------
     def add(self, row: CaseRow) -> None:
@@ -176,9 +207,10 @@ class ResultStore:
             self.stream.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")
         elif self.kind == "xlsx":
             self.xlsx.add(record, rules)
-        elif self.kind == "csv":
+        elif self.kind == "csv":  # a spreadsheet shows cells as they are: echoed text is escaped
             self.csv.writerow(";".join(record[c]) if c in LIST_COLUMNS else
-                              ("" if record[c] is None else record[c]) for c in COLUMNS)
+                              "" if record[c] is None else escape(record[c]) if isinstance(record[c], str) else
+                              record[c] for c in COLUMNS)
         else:
             values = [json.dumps(record[c], ensure_ascii=False) if c in LIST_COLUMNS else record[c] for c in COLUMNS]
             self.db.execute(f"INSERT OR REPLACE INTO cases VALUES ({', '.join('?' * len(COLUMNS))})", values)
@@ -189,6 +221,8 @@ class ResultStore:
     def commit(self) -> None:
         """Make the output whole: flush, close and rename the temporary file over the output."""
         if self.kind == "sqlite":
+            if self._resumed:
+                self._order_as_fresh()
             self.db.commit()
             self.db.close()
         elif self.kind == "xlsx":
@@ -196,6 +230,15 @@ class ResultStore:
         else:
             self.stream.close()
         os.replace(self.temporary, self.path)
+
+    def _order_as_fresh(self) -> None:
+        """Rows of a resumed database in the order a fresh run writes them (by file, as the batch is)."""
+        for table, order in (("cases", "file"), ("rule_results", "file, rowid")):
+            self.db.execute(f"CREATE TABLE ordered AS SELECT * FROM {table} WHERE 0")
+            self.db.execute(f"INSERT INTO ordered SELECT * FROM {table} ORDER BY {order}")
+            self.db.execute(f"DELETE FROM {table}")
+            self.db.execute(f"INSERT INTO {table} SELECT * FROM ordered ORDER BY rowid")
+            self.db.execute("DROP TABLE ordered")
 
     def abort(self) -> None:
         """Drop the temporary file; the previous output (if any) stays as it was."""

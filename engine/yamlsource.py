@@ -7,7 +7,7 @@ Case and rule files are untrusted input. This loader:
   memory, and nothing in our formats needs them), duplicate keys (PyYAML silently keeps
   the last one) and non-string keys;
 - keeps decimal numbers as `Decimal` from their source text, never through `float`;
-- bounds file size and nesting depth;
+- reads only regular files (`safeio`), and bounds file size, nesting depth and keys per mapping;
 - records the line and column of every key and value, so an error found later (by
   pydantic, by the rule loader) can be reported at its place in the file.
 """
@@ -24,9 +24,11 @@ from typing import Any
 import yaml
 
 from .errors import InputError, Problem
+from .safeio import read_regular_file
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 32
+MAX_KEYS = 1000  # per mapping: no case or rule file needs more; 190,000 keys cost seconds and MBs
 
 try:  # libyaml's composer is ~10x faster; fall back silently when it is not built in
     _Loader = yaml.CSafeLoader
@@ -34,6 +36,9 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
 Path_ = tuple[str | int, ...]
+# what is left of 37,682.20万元 after a comma inside {…} split it: a key of three digits, maybe
+# decimals, maybe a unit
+_SPLIT_THOUSANDS = re.compile(r"[0-9]{3}(\.[0-9]+)?([^\s0-9.,]\S*)?")
 
 
 @dataclass
@@ -102,18 +107,18 @@ def load_text(text: str, filename: str) -> Document:
     return Document(data, source)
 
 
-def load_file(path: str | Path) -> Document:
-    """Read and parse one YAML file; an unreadable file is an `InputError`."""
-    path = Path(path)
+def read_source(path: str | Path) -> tuple[str, bytes]:
+    """The text and bytes of one YAML file: a regular file, bounded, UTF-8; else an `InputError`."""
+    data = read_regular_file(path, MAX_FILE_BYTES)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError([Problem(f"file is larger than {MAX_FILE_BYTES // 1024} KiB", file=str(path))])
-        text = path.read_text(encoding="utf-8")
+        return data.decode("utf-8"), data
     except UnicodeDecodeError:
         raise InputError([Problem("file is not UTF-8 text", file=str(path))]) from None
-    except OSError as exc:
-        raise InputError([Problem(f"cannot read file: {exc.strerror or exc}", file=str(path))]) from None
+
+
+def load_file(path: str | Path) -> Document:
+    """Read and parse one YAML file; an unreadable file (or a device, FIFO, directory) is an `InputError`."""
+    text, _ = read_source(path)
     return load_text(text, str(path))
 
 
@@ -165,17 +170,20 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
+        if len(node.value) > MAX_KEYS:
+            self._fail(node, f"a mapping of {len(node.value)} keys (at most {MAX_KEYS} are read)", path)
+            return out
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self._fail(key_node, "YAML merge keys (<<) are not allowed")
                 continue
             key = self._scalar(key_node, path, key=True) if isinstance(key_node, yaml.ScalarNode) else None
-            if (node.flow_style and isinstance(key, int) and not isinstance(key, bool)
+            if (node.flow_style and isinstance(key_node, yaml.ScalarNode) and not key_node.style
                     and isinstance(value_node, yaml.ScalarNode) and value_node.value == ""
-                    and key_node.value.isdigit() and len(key_node.value) == 3):
-                self._fail(key_node, "inside {…} a comma separates entries, so an amount such as 50,000 was "
-                                     "split; quote it ('50,000') or write the mapping in block style",
-                           path)
+                    and _SPLIT_THOUSANDS.fullmatch(key_node.value)):
+                self._fail(key_node, "inside {…} a comma separates entries, so an amount such as 50,000 or "
+                                     "37,682.20 was split; quote it ('37,682.20') or write the mapping in block "
+                                     "style", path)
                 continue
             if isinstance(key, bool) or not isinstance(key, (str, int)):
                 self._fail(key_node, "keys must be plain text or whole numbers (years)")

@@ -252,9 +252,10 @@ def test_unreadable_sheet_is_one_error_row(tmp_path: Path):
 
 
 def test_text_is_never_a_formula_in_written_workbooks(tmp_path: Path):
-    case = (CASES / "red-chip.yaml").read_text(encoding="utf-8").replace("case_id: red-chip", "case_id: '=HYPERLINK(1)'")
-    (tmp_path / "c.yaml").write_text(case, encoding="utf-8")
-    invoke("batch", tmp_path / "c.yaml", "--out", tmp_path / "r.xlsx")
-    cell = openpyxl.load_workbook(tmp_path / "r.xlsx")["cases"]["B2"]
-    assert cell.value == "=HYPERLINK(1)" and cell.data_type == "s"
+    from engine.store import CaseRow, ResultStore
 
+    with ResultStore(tmp_path / "r.xlsx") as store:
+        store.add(CaseRow(file="=HYPERLINK(1)", sha256="x", error="=1+1"))
+    row = openpyxl.load_workbook(tmp_path / "r.xlsx")["cases"][2]
+    assert (row[0].value, row[0].data_type) == ("=HYPERLINK(1)", "s")
+    assert row[11].value == "=1+1" and row[11].data_type == "s"

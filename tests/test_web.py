@@ -165,10 +165,16 @@ def test_bad_requests_are_refused_with_the_field(client, body, field):
     assert response.json()["problems"][0]["field"] == field
 
 
-def test_a_case_id_with_html_is_escaped_in_every_answer(client):
-    text = PRICING.replace("case_id: qingcloud-pricing", f"case_id: '{EVIL}\"'")
+def test_a_case_id_with_html_is_refused(client):
+    """A case id is letters, digits, '.', '_' and '-' (issue 12): markup cannot hide in it."""
+    _, data = evaluate(client, PRICING.replace("case_id: qingcloud-pricing", f"case_id: '{EVIL}\"'"))
+    assert data["ok"] is False and "case_id" in json.dumps(data, ensure_ascii=False)
+
+
+def test_an_issuer_name_with_html_is_escaped_in_every_answer(client):
+    text = PRICING.replace("  name: 北京青云科技股份有限公司", f"  name: '{EVIL}\"'")
     response, data = evaluate(client, text)
-    assert data["case_id"] == EVIL + '"'
+    assert data["issuer"] == EVIL + '"'
     assert b"<img" not in response.content  # JSON escapes < > & as \u003c …
     assert EVIL not in data["report_html"] and "&lt;img src=x onerror=alert(1)&gt;" in data["report_html"]
     for kind in ("html", "json", "yaml"):
