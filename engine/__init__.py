@@ -6,31 +6,43 @@ Data flows one way:
     rules/    ─ rulebook.load_rulebook ─▶ Rulebook ─ compiler ─▶ durable_rules ruleset
     evaluation.Evaluator: figures + ruleset ─▶ results.CaseResult ─ report ─▶ text / JSON / Markdown
 
-The public surface is what this module names.
+The public surface is what this module names. Names are imported when first used (PEP 562), so
+`check-listing --version`, `--help` or `schema` start without pydantic models or durable_rules.
 """
 
-# Names are imported when first used (PEP 562), not with the package: `check-listing` starts
-# without durable_rules, so a durable_rules that cannot be imported (Python 3.13) is reported by
-# the CLI as one message, not as a traceback from this file.
-_WHERE = {
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
     "Case": "case", "LoadedCase": "case", "load_case": "case", "load_case_text": "case",
     "CaseError": "errors", "EngineError": "errors", "InputError": "errors", "InternalError": "errors",
-    "Problem": "errors", "RuleFileError": "errors", "Evaluator": "evaluation", "CaseResult": "results",
-    "RuleResult": "results", "Status": "results", "Verdict": "results", "Rulebook": "rulebook",
-    "load_rulebook": "rulebook",
+    "Problem": "errors", "RuleFileError": "errors",
+    "Evaluator": "evaluation",
+    "CaseResult": "results", "RuleResult": "results", "Status": "results", "Verdict": "results",
+    "Rulebook": "rulebook", "load_rulebook": "rulebook",
 }
 
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'engine' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+__all__ = sorted(_EXPORTS)
 
 
-__all__ = [
-    "Case", "CaseError", "CaseResult", "EngineError", "Evaluator", "InputError", "InternalError", "LoadedCase",
-    "Problem", "RuleFileError", "RuleResult", "Rulebook", "Status", "Verdict", "load_case", "load_case_text",
-    "load_rulebook",
-]
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
+    from .case import Case, LoadedCase, load_case, load_case_text
+    from .errors import CaseError, EngineError, InputError, InternalError, Problem, RuleFileError
+    from .evaluation import Evaluator
+    from .results import CaseResult, RuleResult, Status, Verdict
+    from .rulebook import Rulebook, load_rulebook

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import glob
 import hashlib
 import multiprocessing
@@ -70,14 +71,15 @@ def _cases_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in CASE_SUFFIXES)
 
 
-def expand_sheets(files: list[Path]) -> list[Path | SheetRow]:
+def expand_sheets(files: list[str] | list[Path]) -> list[str | Path | SheetRow]:
     """Each sheet among `files` becomes its rows (a sheet that cannot be read: one error row)."""
-    return [item for path in files for item in (read_sheet(path) if is_sheet(path) else [path])]
+    return [item for path in files for item in (read_sheet(path) if is_sheet(Path(path)) else [path])]
 
 
-def digests(items: list[Path | SheetRow]) -> dict[str, str]:
+def digests(items: list[str | Path | SheetRow]) -> dict[str, str]:
     """item → sha256 of its content (a file's bytes, a row's cells): what resume compares."""
-    return {str(i): i.sha256 if isinstance(i, SheetRow) else hashlib.sha256(i.read_bytes()).hexdigest() for i in items}
+    return {str(i): i.sha256 if isinstance(i, SheetRow) else hashlib.sha256(Path(i).read_bytes()).hexdigest()
+            for i in items}
 
 
 # ---------------------------------------------------------------------------------
@@ -105,9 +107,13 @@ def _start_worker(rulebook: Rulebook, compiled: CompiledRulebook, as_of: dt.date
     if _WORKER is not None:  # a second batch in this process: free the previous ruleset
         _WORKER.evaluator.close()
     _WORKER = _Worker(rulebook, Evaluator(rulebook, compiled), as_of, detail)
+    # The rules (and, in a forked worker, everything inherited from the parent, the list of paths
+    # included) live as long as the process: the collector need not scan them again after every
+    # case, and not touching them keeps the pages a fork shares with its parent shared.
+    gc.freeze()
 
 
-def evaluate_file(path: Path | SheetRow) -> CaseRow:
+def evaluate_file(path: str | Path | SheetRow) -> CaseRow:
     """One case file (or sheet row) → its stored row (an error row for bad input), in the current worker."""
     assert _WORKER is not None, "worker not started"
     rulebook = _WORKER.rulebook
@@ -123,7 +129,7 @@ def evaluate_file(path: Path | SheetRow) -> CaseRow:
         return row_of_error(str(path), "", error, rulebook.version, rulebook.sha256)
     try:
         loaded = load_case_text(data.decode("utf-8"), str(path))  # hashes the text: the file's sha256
-        result = evaluate_priced(_WORKER.evaluator, loaded, as_of=_WORKER.as_of)
+        result = evaluate_priced(_WORKER.evaluator, loaded, as_of=_WORKER.as_of, explain=False)  # rows show no reasons
     except UnicodeDecodeError as error:
         return row_of_error(str(path), hashlib.sha256(data).hexdigest(),
                             CaseError([Problem(f"not UTF-8 text ({error.reason})", file=str(path))]),
@@ -182,7 +188,7 @@ def effective_jobs(jobs: int | None, files: int) -> int:
     return max(1, min(jobs or cores, files, 4 * cores, MAX_JOBS))
 
 
-def run_rows(paths: list[Path | SheetRow], jobs: int = 1, rulebook: Rulebook | None = None,
+def run_rows(paths: list[str] | list[Path] | list[Path | SheetRow], jobs: int = 1, rulebook: Rulebook | None = None,
              as_of: dt.date | None = None, chunksize: int = 16, detail: bool = False) -> Iterator[CaseRow]:
     """Rows for `paths`, in order, evaluated in `jobs` processes (1: in this process), under
     `rulebook` (default: the bundled rules), compiled here once for every worker."""
@@ -205,17 +211,19 @@ def run_rows(paths: list[Path | SheetRow], jobs: int = 1, rulebook: Rulebook | N
             pool.terminate()
 
 
-def run_batch(paths: list[Path | SheetRow], store, jobs: int = 1, rulebook: Rulebook | None = None, as_of: dt.date | None = None,
+def run_batch(paths: list[str] | list[Path] | list[Path | SheetRow], store, jobs: int = 1, rulebook: Rulebook | None = None, as_of: dt.date | None = None,
               progress: Callable[[int], None] | None = None) -> Summary:
     """Evaluate `paths` (minus those the store already holds) into `store`, rows in the order of
-    `paths` whether evaluated now or kept (resume); return the summary of the whole output."""
+    `paths` whether evaluated now or kept (resume); return the summary of the whole output.
+    Paths may be text: a batch of 100,000 cases holds each once, as ~100 bytes rather than a
+    ~450-byte `Path`, in the parent and so in every forked worker."""
     summary = Summary()
-    todo = [p for p in paths if str(p) not in store.done]
+    todo = [p for p in paths if str(p) not in store.done] if store.done else paths
     summary.jobs = effective_jobs(jobs, len(todo))
     with contextlib.closing(run_rows(todo, jobs=jobs, rulebook=rulebook, as_of=as_of,
                                            detail=getattr(store, "detail", False))) as rows:
         for path in paths:
-            if str(path) in store.done:
+            if store.done and str(path) in store.done:
                 summary.add_kept(store.keep(str(path)))
                 continue
             row = next(rows)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import difflib
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -812,6 +811,8 @@ def problems_from_validation(exc: ValidationError, source: SourceMap, prefix: tu
         expected = None
         if error["type"] == "extra_forbidden":
             known = _known_keys(model, loc[:-1]) if model else []
+            import difflib  # only for a bad key: a check that goes well never loads it
+
             guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
             message = f"unknown field '{loc[-1]}'" + (f"; did you mean '{guess[0]}'?" if guess else "")
             expected = ", ".join(known) if known else None

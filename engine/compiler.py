@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
+from functools import cached_property
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -43,15 +44,39 @@ DURABLE_OP = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "!=": "$neq"}
 # Operands are clamped into this range (order against the constants is kept): durable
 # reads integers beyond 2^53 inexactly and rejects numbers written in exponent form.
 DURABLE_MAGNITUDE = Fraction(10) ** 15
+_MAGNITUDE = float(DURABLE_MAGNITUDE)
 
 
 @dataclass(frozen=True)
 class Operand:
-    """A non-constant side of a comparison: a fact field durable compares with constants."""
+    """A non-constant side of a comparison: a fact field durable compares with constants.
+
+    What encoding needs of the constants (exact and double values, the clamping bound) and
+    the field's JSON key are computed once here, at compile time, not once per case."""
 
     field: str
     term: Node
     constants: tuple[Any, ...]
+    numeric: tuple[tuple[Fraction, float], ...] = dataclass_field(init=False, repr=False, compare=False)
+    bound: Fraction = dataclass_field(init=False, repr=False, compare=False)
+    json_key: str = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        numeric, bound = _numeric_constants([c.value for c in self.constants if isinstance(c, Quantity)])
+        object.__setattr__(self, "numeric", numeric)
+        object.__setattr__(self, "bound", bound)
+        object.__setattr__(self, "json_key", "," + json.dumps(self.field, ensure_ascii=False) + ":")
+
+    def json_item(self, value: Any) -> str:
+        """`,"field":value` for the fact JSON: quantities by `encode_number` against this
+        operand's constants, text and booleans as they are."""
+        if isinstance(value, Quantity):
+            return self.json_key + _encode(value.value, self.numeric, self.bound)
+        if value is True or value is False:
+            return self.json_key + ("true" if value else "false")
+        if isinstance(value, str):
+            return self.json_key + json.dumps(value, ensure_ascii=False)
+        raise TypeError(f"cannot send {type(value).__name__} to durable_rules")
 
 
 @dataclass(frozen=True)
@@ -75,16 +100,29 @@ class CompiledRule:
     atoms: tuple[Atom, ...]
     durable_names: tuple[str, ...]
 
+    @cached_property
+    def json_head(self) -> str:
+        """`"rule":"<key>"`, the start of this rule's facts after the session id."""
+        return '"rule":' + json.dumps(self.key, ensure_ascii=False)
+
 
 @dataclass
 class CompiledRulebook:
     rulebook: Rulebook
     rules: dict[tuple[str, int], CompiledRule]
     definition: dict[str, Any]
-    definition_json: str
 
     def for_version(self, rule: Rule, version: RuleVersion) -> CompiledRule | None:
         return self.rules.get((rule.id, rule.versions.index(version)))
+
+    @cached_property
+    def definition_json(self) -> str:
+        """The whole ruleset (every version of every rule) as durable_rules' JSON."""
+        return _dumps(self.definition)
+
+    def ruleset_json(self, rules: list[CompiledRule]) -> str:
+        """The durable rules of `rules` alone: a ruleset for the versions in force in one period."""
+        return _dumps({name: self.definition[name] for rule in rules for name in rule.durable_names})
 
 
 class _Num:
@@ -113,7 +151,7 @@ def compile_rulebook(rulebook: Rulebook) -> CompiledRulebook:
             definition.update(item[1])
     if problems:
         raise RuleFileError(problems)
-    return CompiledRulebook(rulebook, compiled, definition, _dumps(definition))
+    return CompiledRulebook(rulebook, compiled, definition)
 
 
 class _CompileError(Exception):
@@ -283,16 +321,6 @@ def _encode_constant(value: Any) -> Any:
     return value
 
 
-def encode_value(value: Any, constants: tuple[Any, ...]) -> Any:
-    """The JSON value of an operand: text and booleans as they are, quantities by
-    `encode_number` against the constants the operand is compared with."""
-    if isinstance(value, Quantity):
-        return _Num(encode_number(value.value, [c.value for c in constants if isinstance(c, Quantity)]))
-    if isinstance(value, (bool, str)):
-        return value
-    raise TypeError(f"cannot send {type(value).__name__} to durable_rules")
-
-
 def encode_number(value: Fraction, constants: list[Fraction]) -> str:
     """Positional text of a double that compares with each constant as `value` does.
 
@@ -301,24 +329,45 @@ def encode_number(value: Fraction, constants: list[Fraction]) -> str:
     adjacent double on the correct side is used. Values beyond ±10^15 are clamped
     (when every constant is smaller), since durable reads larger integers inexactly.
     """
-    value = Fraction(value)
-    bound = max([DURABLE_MAGNITUDE] + [abs(c) * 10 for c in constants])
-    clamped = max(-bound, min(bound, value))
-    number = float(clamped)
-    for constant in constants:
-        c = float(constant)
+    numeric, bound = _numeric_constants([Fraction(c) for c in constants])
+    return _encode(Fraction(value), numeric, bound)
+
+
+def _numeric_constants(constants: list[Fraction]) -> tuple[tuple[tuple[Fraction, float], ...], Fraction]:
+    """Each constant exactly and as a double, and the bound operands are clamped to."""
+    return (tuple((Fraction(c), float(c)) for c in constants),
+            max([DURABLE_MAGNITUDE] + [abs(Fraction(c)) * 10 for c in constants]))
+
+
+def _encode(value: Fraction, numeric: tuple[tuple[Fraction, float], ...], bound: Fraction) -> str:
+    """`encode_number` with the constants prepared (`_numeric_constants`)."""
+    number = float(value)
+    if not -_MAGNITUDE < number < _MAGNITUDE:  # a double within ±10^15 is a value within the bound
+        number = float(bound if value > bound else -bound if value < -bound else value)
+    adjusted = False
+    for constant, c in numeric:
+        # Rounding (and clamping within the bound) keeps order: while `number` is the rounded
+        # value, a double strictly on one side of the constant's double is an exact value on
+        # that side, and no exact comparison is needed.
+        if not adjusted and number != c:
+            continue
         if value == constant:
             number = c
         elif value > constant and number <= c:
             number = math.nextafter(c, math.inf)
         elif value < constant and number >= c:
             number = math.nextafter(c, -math.inf)
+        else:
+            continue
+        adjusted = True
     return _positional_float(number)
 
 
 def _positional_float(number: float) -> str:
     """The shortest round-trip digits of a double, written without an exponent."""
-    text = format(Decimal(repr(number)), "f")
+    text = repr(number)
+    if "e" in text or "n" in text:  # exponent form (or inf/nan): spell the digits out
+        text = format(Decimal(text), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
@@ -355,6 +404,3 @@ def _dumps(value: Any) -> str:
         return "[" + ",".join(_dumps(v) for v in value) + "]"
     return json.dumps(value, ensure_ascii=False)
 
-
-def dumps_fact(fact: dict[str, Any]) -> str:
-    return _dumps(fact)

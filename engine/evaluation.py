@@ -15,6 +15,7 @@ threads, no state kept between cases, at most one live session.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import itertools
 import json
@@ -24,7 +25,7 @@ from typing import Any
 import durable_rules_engine
 
 from .case import CaseFacts, LoadedCase, case_facts
-from .compiler import CompiledRule, CompiledRulebook, compile_rulebook, dumps_fact, encode_value
+from .compiler import CompiledRule, CompiledRulebook, compile_rulebook
 from .errors import CaseError, InternalError, Problem
 from .expression import NEGATED, SYMBOL, BoolOp, Compare, If, Literal, Name, Node, Unary, YearRef, children, rebuild, unparse
 from .facts import FactEnvironment, Missing, compare, required_latest_year
@@ -44,6 +45,17 @@ class _Pending:
     missing: Missing | None
 
 
+@dataclass
+class _Plan:
+    """The rules of one period and stage: not in force, at another stage (results made once),
+    checked through durable_rules, chosen among alternatives."""
+
+    not_in_force: list[Rule]
+    off_stage: dict[str, RuleResult]
+    pending: list[_Pending]
+    chosen: list[tuple[Rule, RuleVersion]]
+
+
 class Evaluator:
     """A compiled rulebook loaded into durable_rules, ready to evaluate many cases."""
 
@@ -51,13 +63,28 @@ class Evaluator:
         self.rulebook = rulebook
         self.compiled = compiled or compile_rulebook(rulebook)
         self._name = f"star_listing_{next(_ENGINE_IDS)}"
-        self._handle = durable_rules_engine.create_ruleset(self._name, self.compiled.definition_json)
+        # One durable ruleset per set of rule versions a case meets (the versions in force on its
+        # date, at its stage), created the first time a case needs it: a case is matched against
+        # its ~30 rules, not all 246 durable rules of every period.
+        self._rulesets: dict[tuple[str, ...], Any] = {}
         self._sessions = itertools.count(1)
+        self._breaks: list[dt.date] | None = None  # the dates on which some version starts or ends
+        self._plans: dict[tuple[int, str], _Plan] = {}
+        self._earliest = rulebook.earliest_date()
 
     def close(self) -> None:
-        if self._handle is not None:
-            durable_rules_engine.delete_ruleset(self._handle)
-            self._handle = None
+        for handle in self._rulesets.values():
+            durable_rules_engine.delete_ruleset(handle)
+        self._rulesets.clear()
+
+    def _ruleset(self, pending: list[_Pending]) -> Any:
+        key = tuple(item.compiled.key for item in pending)
+        handle = self._rulesets.get(key)
+        if handle is None:
+            definition = self.compiled.ruleset_json([item.compiled for item in pending])
+            handle = durable_rules_engine.create_ruleset(f"{self._name}_{len(self._rulesets) + 1}", definition)
+            self._rulesets[key] = handle
+        return handle
 
     def __enter__(self) -> Evaluator:
         return self
@@ -66,15 +93,18 @@ class Evaluator:
         self.close()
 
     # ------------------------------------------------------------------------
-    def evaluate(self, loaded: LoadedCase, as_of: dt.date | None = None, require: tuple[str, ...] = ()) -> CaseResult:
+    def evaluate(self, loaded: LoadedCase, as_of: dt.date | None = None, require: tuple[str, ...] = (),
+                 explain: bool = True) -> CaseResult:
         """Judge one case. `require` names parts (e.g. "scitech") that count for the verdict
-        even though the rulebook reports them apart."""
+        even though the rulebook reports them apart. With `explain=False` (a batch row shows
+        none of it) rules carry status, missing facts and fired rules only: no comparisons,
+        figures or reasons beyond the status."""
         case = loaded.case
         unknown = [p for p in require if p not in self.rulebook.parts]
         if unknown:
             raise CaseError([Problem(f"unknown part '{unknown[0]}'", expected=", ".join(self.rulebook.parts))])
         on = as_of or case.evaluation.date
-        earliest = self.rulebook.earliest_date()
+        earliest = self._earliest
         if on < earliest:
             message = f"no STAR Market rule is in force on {on.isoformat()}"
             if as_of is not None:  # the option, not the case, asked for that date
@@ -83,8 +113,8 @@ class Evaluator:
                                                    expected=f"a date from {earliest.isoformat()}")])
         self._check_case_names(loaded)
         env = self.fact_environment(case_facts(case), on)
-        ordered = self.evaluate_rules(env, on, case.evaluation.stage.value, case.chosen_standard)
-        return self._case_result(loaded, on, ordered, env, require)
+        ordered = self.evaluate_rules(env, on, case.evaluation.stage.value, case.chosen_standard, explain)
+        return replace(self._case_result(loaded, on, ordered, env, require), explained=explain)
 
     def fact_environment(self, facts: CaseFacts, on: dt.date,
                          overrides: dict[str, Any] | None = None) -> FactEnvironment:
@@ -100,69 +130,87 @@ class Evaluator:
         return FactEnvironment(self.rulebook, facts, overrides, required, because)
 
     def evaluate_rules(self, env: FactEnvironment, on: dt.date, stage: str,
-                       chosen_standard: str | None) -> tuple[RuleResult, ...]:
+                       chosen_standard: str | None, explain: bool = True) -> tuple[RuleResult, ...]:
         """Every rule's result for the facts in `env`, under the versions in force `on`, at `stage`.
 
         The building block of `evaluate`, also used directly by the YAML rule tests, which
         state only the facts a rule needs.
         """
+        plan = self._plan(on, stage)
         results: dict[str, RuleResult] = {}
-        pending: list[_Pending] = []
-        for rule in self.rulebook.rules.values():
-            version = rule.version_on(on)
-            if version is None:
-                results[rule.id] = _not_in_force(rule, on)
-            elif stage not in rule.stages:
-                results[rule.id] = _simple(rule, version, Status.not_applicable,
-                                           f"applies at the {' and '.join(rule.stages)} stage, not at {stage}")
-            elif rule.kind == "check":
-                compiled = self.compiled.for_version(rule, version)
-                assert compiled is not None
-                pending.append(_Pending(rule, version, compiled, None))
-        fired = self._run_durable(pending, env)
-        for item in pending:
-            results[item.rule.id] = self._check_result(item, env, fired.get(item.compiled.key, []))
-        for rule in self.rulebook.rules.values():
-            if rule.kind == "chosen_standard" and rule.id not in results:
-                version = rule.version_on(on)
-                assert version is not None
-                results[rule.id] = self._chosen_result(rule, version, chosen_standard, results)
+        for rule in plan.not_in_force:
+            results[rule.id] = _not_in_force(rule, on)
+        results.update(plan.off_stage)
+        fired = self._run_durable(plan.pending, env)
+        for item in plan.pending:
+            results[item.rule.id] = self._check_result(item, env, fired.get(item.compiled.key, []), explain)
+        for rule, version in plan.chosen:
+            results[rule.id] = self._chosen_result(rule, version, chosen_standard, results)
         return tuple(results[r.id] for r in self.rulebook.rules.values())
+
+    def _plan(self, on: dt.date, stage: str) -> _Plan:
+        """Which rules are in force, at the stage, checked or chosen: the same for every date of
+        a period in which no version starts or ends, so made once per period and stage."""
+        if self._breaks is None:
+            self._breaks = sorted({v.effective_from for r in self.rulebook.rules.values() for v in r.versions}
+                                  | {v.effective_to + dt.timedelta(days=1) for r in self.rulebook.rules.values()
+                                     for v in r.versions if v.effective_to is not None})
+        key = (bisect.bisect_right(self._breaks, on), stage)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan([], {}, [], [])
+            for rule in self.rulebook.rules.values():
+                version = rule.version_on(on)
+                if version is None:
+                    plan.not_in_force.append(rule)
+                elif stage not in rule.stages:
+                    plan.off_stage[rule.id] = _simple(
+                        rule, version, Status.not_applicable,
+                        f"applies at the {' and '.join(rule.stages)} stage, not at {stage}")
+                elif rule.kind == "check":
+                    compiled = self.compiled.for_version(rule, version)
+                    assert compiled is not None
+                    plan.pending.append(_Pending(rule, version, compiled, None))
+                elif rule.kind == "chosen_standard":
+                    plan.chosen.append((rule, version))
+        return plan
 
     # ------------------------------------------------------------------------
     def _run_durable(self, pending: list[_Pending], env: FactEnvironment) -> dict[str, list[str]]:
         """Assert one fact per rule in a fresh session; return the durable rules fired by fact key."""
+        if not pending:
+            return {}
         sid = f"case{next(self._sessions)}"
+        head = '{"sid":"' + sid + '",'
         facts = []
-        for item in pending:
-            fact: dict[str, Any] = {"sid": sid, "rule": item.compiled.key}
+        for item in pending:  # JSON text built from fragments made at compile time
+            parts = [head, item.compiled.json_head]
             for operand in item.compiled.operands:
                 value = env.evaluate(operand.term)
-                if isinstance(value, Missing):
-                    continue
-                fact[operand.field] = encode_value(value, operand.constants)
-            facts.append(fact)
-        if not facts:
-            return {}
-        payload = "[" + ",".join(dumps_fact(f) for f in facts) + "]"
+                if not isinstance(value, Missing):
+                    parts.append(operand.json_item(value))
+            parts.append("}")
+            facts.append("".join(parts))
+        payload = "[" + ",".join(facts) + "]"
+        handle = self._ruleset(pending)
         fired: dict[str, list[str]] = {}
         try:
-            code, state_handle = durable_rules_engine.assert_facts(self._handle, payload)
+            code, state_handle = durable_rules_engine.assert_facts(handle, payload)
             if code == 2:
                 raise InternalError("durable_rules reported a fact as already observed in a fresh session")
-            result = durable_rules_engine.start_action_for_state(self._handle, state_handle)
+            result = durable_rules_engine.start_action_for_state(handle, state_handle)
             while result:
                 message = json.loads(result[1])
                 for name, matched in message.items():
                     key = matched["m"]["rule"]
                     fired.setdefault(key, []).append(name)
-                next_message = durable_rules_engine.complete_and_start_action(self._handle, state_handle)
+                next_message = durable_rules_engine.complete_and_start_action(handle, state_handle)
                 result = (result[0], next_message) if next_message else None
         finally:
-            durable_rules_engine.delete_state(self._handle, sid)
+            durable_rules_engine.delete_state(handle, sid)
         return fired
 
-    def _check_result(self, item: _Pending, env: FactEnvironment, fired: list[str]) -> RuleResult:
+    def _check_result(self, item: _Pending, env: FactEnvironment, fired: list[str], explain: bool) -> RuleResult:
         compiled = item.compiled
         fired = sorted(set(fired))  # durable fires a rule once per satisfied branch of an `or`
         outcomes = {name.rsplit("|", 1)[1] for name in fired}
@@ -174,9 +222,12 @@ class Evaluator:
         if exact != durable_status:
             raise InternalError(f"rule {item.rule.id}: durable_rules says {durable_status.value}, "
                                 f"exact evaluation says {exact.value}")
-        comparisons = _explain(compiled.condition, env)
-        applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
-        figures = _figures(compiled, env, self.rulebook)
+        if explain:
+            comparisons = _explain(compiled.condition, env)
+            applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
+            figures = _figures(compiled, env, self.rulebook)
+        else:
+            comparisons, applicability, figures = (), (), ()
         reason = _reason(durable_status, comparisons, applicability, missing)
         return _simple(item.rule, item.version, durable_status, reason, comparisons=comparisons,
                        applicability=applicability, figures=figures,
@@ -214,11 +265,11 @@ class Evaluator:
 
     def _check_case_names(self, loaded: LoadedCase) -> None:
         """Attestation names and the chosen standard must be ones the rulebook knows."""
-        import difflib
-
         problems: list[Problem] = []
         for name in loaded.case.attestations:
             if name not in self.rulebook.attestations:
+                import difflib  # only for a bad name: a good case never loads it
+
                 guess = difflib.get_close_matches(name, list(self.rulebook.attestations), n=1)
                 problems.append(loaded.source.problem(
                     ("attestations", name), f"unknown attestation '{name}'" + (f"; did you mean '{guess[0]}'?" if guess else ""),

@@ -3,11 +3,14 @@
 Once priced, the market cap is issue price × post-issue total shares (rules/figures.yaml,
 `market_cap_at_price`). The break-even price of a standard is the lowest price in whole fen
 (0.01元) at which its rule holds. It is found from the rules themselves, never from thresholds
-written in Python: the rule's condition is evaluated exactly at candidate prices and the
-lowest passing fen is found by bisection. Bisection is exact here because every standard's
-condition is monotone in the price: the market cap grows with the price and appears only on the
-left of `>=` comparisons joined by `and`/`or` with conditions that do not depend on the price.
-The result is checked: the standard holds at the price and fails one fen below it.
+written in Python. When the rule's one price-dependent comparison is `figure >= threshold` (or
+`>`) joined by `and`/`or` with conditions that do not depend on the price, and the figure is
+linear in the price (the market cap: price × post-issue total shares), the candidate is the
+threshold ÷ the figure per fen, rounded up to the fen; it is then verified by evaluating the rule
+exactly at the candidate and one fen below (three exact evaluations at most). Any other rule falls
+back to bisection over [0, MAX_PRICE_FEN] on exact evaluations, which is exact because every
+standard's condition is monotone in the price. Either way the result is checked: the standard
+holds at the price and fails one fen below it.
 
 A sweep re-evaluates the whole case through the durable_rules engine at each price, so the
 table shows exactly what `check-listing` would say at that price.
@@ -16,18 +19,22 @@ table shows exactly what `check-listing` would say at that price.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
 from .case import LoadedCase, Stage, case_facts
 from .evaluation import Evaluator, exact_status
+from .expression import BoolOp, Call, Compare, Node, children, names_in
 from .facts import FactEnvironment, Missing
 from .results import BreakEven, CaseResult, Status, Verdict
-from .rulebook import Rule, RuleVersion
+from .rulebook import Rule, Rulebook, RuleVersion
 from .units import PRICE, Quantity
 
 FEN = Fraction(1, 100)
+PRICE_FACT = "issue_price"
+FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 MAX_PRICE_FEN = 10**12  # 100亿元 per share: beyond it no standard is met by price alone
 STANDARDS_GROUP = "listing-standards"
 ABORT_PART = "abort"
@@ -48,40 +55,128 @@ class _PricedFacts:
                                                {"issue_price": fen_price(fen), "stage": Stage.pricing.value})
 
 
-def _holds(env: FactEnvironment, version: RuleVersion) -> bool:
-    return exact_status(env, version.applies_when, version.condition)[0] == Status.passed
+def _status(priced: _PricedFacts, fen: int, version: RuleVersion) -> tuple[Status, Missing | None]:
+    """The rule's exact status at a price: every evaluation a break-even search makes."""
+    return exact_status(priced.at(fen), version.applies_when, version.condition)
+
+
+def _holds(priced: _PricedFacts, fen: int, version: RuleVersion) -> bool:
+    return _status(priced, fen, version)[0] == Status.passed
+
+
+def _depends_on_price(node: Node, rulebook: Rulebook, seen: set[str] | None = None) -> bool:
+    """Whether `node` reads the issue price, directly or through the figures it reads."""
+    seen = set() if seen is None else seen
+    for name in names_in(node) - seen:
+        seen.add(name)
+        figure = rulebook.figures.get(name)
+        if name == PRICE_FACT or (figure is not None and _depends_on_price(figure.expr, rulebook, seen)):
+            return True
+    return False
+
+
+def _price_comparison(condition: Node, rulebook: Rulebook) -> tuple[Node, str, Node] | None:
+    """(figure, `>=` or `>`, threshold) when the condition's only price-dependent part is one
+    comparison of a figure with a constant, reached through `and`/`or` alone; else None."""
+    found: list[tuple[Node, str, Node]] = []
+
+    def walk(node: Node) -> bool:  # False: the price is read somewhere the closed form cannot see
+        if isinstance(node, BoolOp):
+            return all(walk(operand) for operand in node.operands)
+        if not _depends_on_price(node, rulebook):
+            return True
+        if not isinstance(node, Compare):
+            return False
+        left, right = _depends_on_price(node.left, rulebook), _depends_on_price(node.right, rulebook)
+        term, op, threshold = (node.left, node.op, node.right) if left else (node.right, FLIPPED.get(node.op), node.left)
+        if (left and right) or op not in (">=", ">") or names_in(threshold) or _has_call(threshold):
+            return False
+        found.append((term, op, threshold))
+        return True
+
+    return found[0] if walk(condition) and len(found) == 1 else None
+
+
+def _has_call(node: Node) -> bool:
+    return isinstance(node, Call) or any(_has_call(child) for child in children(node))
+
+
+def _closed_form_candidate(priced: _PricedFacts, version: RuleVersion) -> int | None:
+    """The lowest fen at which the price comparison holds, if its figure is linear in the price
+    (value at 2元 twice the value at 1元); None when the closed form does not apply."""
+    found = _price_comparison(version.condition, priced.evaluator.rulebook)
+    if found is None:
+        return None
+    term, op, threshold_node = found
+    one, two = priced.at(100).evaluate(term), priced.at(200).evaluate(term)
+    threshold = priced.at(100).evaluate(threshold_node)
+    if not all(isinstance(v, Quantity) for v in (one, two, threshold)) or one.value <= 0 \
+            or two.value != 2 * one.value:
+        return None
+    per_fen = one.value / 100
+    exact = threshold.value / per_fen
+    fen = math.ceil(exact) if op == ">=" else math.floor(exact) + 1
+    return min(max(fen, 1), MAX_PRICE_FEN)
 
 
 def _break_even(priced: _PricedFacts, rule: Rule, version: RuleVersion, chosen: bool) -> BreakEven:
-    title = rule.title.zh
-    standard = rule.standard or rule.id
+    """The closed form where it applies (two exact evaluations: at the candidate and one fen
+    below it, or at the candidate and the top price); bisection otherwise."""
+    candidate = _closed_form_candidate(priced, version)
+    if candidate is None:
+        return _by_bisection(priced, rule, version, chosen)
+    status, missing = _status(priced, candidate, version)
+    if status == Status.not_applicable:
+        return _outcome(rule, chosen, "not_applicable", f"does not apply: {version.applies_when_text}")
+    if missing is not None:
+        applicability = priced.at(candidate).evaluate(version.applies_when) if version.applies_when else True
+        needs = "applicability needs " if isinstance(applicability, Missing) else "needs "
+        return _outcome(rule, chosen, "undetermined", needs + ", ".join(sorted(missing.facts)))
+    if status == Status.passed:
+        if candidate == 1 or not _holds(priced, candidate - 1, version):
+            return _priced(priced, rule, version, chosen, candidate)  # holds at the price, fails one fen below
+    elif not _holds(priced, MAX_PRICE_FEN, version):
+        return _no_price(rule, chosen)  # fails where the market cap holds, and at the top
+    return _by_bisection(priced, rule, version, chosen)  # the price acts otherwise than linearly: search
+
+
+def _by_bisection(priced: _PricedFacts, rule: Rule, version: RuleVersion, chosen: bool) -> BreakEven:
     if version.applies_when is not None:
         applies = priced.at(1).evaluate(version.applies_when)
         if isinstance(applies, Missing):
-            return BreakEven(standard, rule.id, title, "undetermined", None, None,
-                             "applicability needs " + ", ".join(sorted(applies.facts)), chosen)
+            return _outcome(rule, chosen, "undetermined",
+                            "applicability needs " + ", ".join(sorted(applies.facts)))
         if applies is not True:
-            return BreakEven(standard, rule.id, title, "not_applicable", None, None,
-                             f"does not apply: {version.applies_when_text}", chosen)
-    top, missing = exact_status(priced.at(MAX_PRICE_FEN), version.applies_when, version.condition)
+            return _outcome(rule, chosen, "not_applicable", f"does not apply: {version.applies_when_text}")
+    top, missing = _status(priced, MAX_PRICE_FEN, version)
     if missing is not None:
-        return BreakEven(standard, rule.id, title, "undetermined", None, None,
-                         "needs " + ", ".join(sorted(missing.facts)), chosen)
+        return _outcome(rule, chosen, "undetermined", "needs " + ", ".join(sorted(missing.facts)))
     if top != Status.passed:
-        return BreakEven(standard, rule.id, title, "no_price", None, None,
-                         "its conditions other than the market cap fail at every price", chosen)
+        return _no_price(rule, chosen)
     low, high = 0, MAX_PRICE_FEN  # invariant: fails at `low` (0 fen is no price), holds at `high`
     while high - low > 1:
         middle = (low + high) // 2
-        if _holds(priced.at(middle), version):
+        if _holds(priced, middle, version):
             high = middle
         else:
             low = middle
-    assert _holds(priced.at(high), version) and (high == 1 or not _holds(priced.at(high - 1), version))
-    market_cap = priced.at(high).lookup("market_cap")
-    return BreakEven(standard, rule.id, title, "price", fen_price(high),
+    assert _holds(priced, high, version) and (high == 1 or not _holds(priced, high - 1, version))
+    return _priced(priced, rule, version, chosen, high)
+
+
+def _outcome(rule: Rule, chosen: bool, outcome: str, reason: str) -> BreakEven:
+    return BreakEven(rule.standard or rule.id, rule.id, rule.title.zh, outcome, None, None, reason, chosen)
+
+
+def _no_price(rule: Rule, chosen: bool) -> BreakEven:
+    return _outcome(rule, chosen, "no_price", "its conditions other than the market cap fail at every price")
+
+
+def _priced(priced: _PricedFacts, rule: Rule, version: RuleVersion, chosen: bool, fen: int) -> BreakEven:
+    market_cap = priced.at(fen).lookup("market_cap")
+    return BreakEven(rule.standard or rule.id, rule.id, rule.title.zh, "price", fen_price(fen),
                      market_cap if isinstance(market_cap, Quantity) else None,
-                     f"holds from {high // 100}.{high % 100:02d}元 per share", chosen)
+                     f"holds from {fen // 100}.{fen % 100:02d}元 per share", chosen)
 
 
 def break_even_prices(evaluator: Evaluator, loaded: LoadedCase, on: dt.date) -> tuple[BreakEven, ...]:
@@ -97,10 +192,11 @@ def break_even_prices(evaluator: Evaluator, loaded: LoadedCase, on: dt.date) -> 
 
 
 def evaluate_priced(evaluator: Evaluator, loaded: LoadedCase, as_of: dt.date | None = None,
-                    require: tuple[str, ...] = ()) -> CaseResult:
-    """`Evaluator.evaluate`, plus the break-even prices once the case is at pricing or later."""
-    result = evaluator.evaluate(loaded, as_of=as_of, require=require)
-    if loaded.case.evaluation.stage == Stage.filing:
+                    require: tuple[str, ...] = (), explain: bool = True) -> CaseResult:
+    """`Evaluator.evaluate`, plus the break-even prices once the case is at pricing or later
+    (explained results only: a batch row does not show them)."""
+    result = evaluator.evaluate(loaded, as_of=as_of, require=require, explain=explain)
+    if loaded.case.evaluation.stage == Stage.filing or not explain:
         return result
     return replace(result, break_even=break_even_prices(evaluator, loaded, result.as_of))
 

@@ -146,8 +146,16 @@ def break_even_row(item: BreakEven) -> tuple[str, str, str]:
     return label, text, item.reason
 
 
+def _require_explained(result: CaseResult) -> None:
+    """A report shows comparisons and figures: a batch row's lean result has none to show."""
+    if not result.explained:
+        raise ValueError(f"{result.case_id}: evaluated without explanations (explain=False); "
+                         "evaluate with explanations to report it")
+
+
 def format_text(result: CaseResult, verbose: bool = False) -> str:
     """The report a compliance officer reads in a terminal."""
+    _require_explained(result)
     lines = [
         f"STAR Market listing check — {result.issuer} ({result.case_id})",
         f"Verdict: {VERDICT_TEXT[result.verdict]}   (exit code {exit_code(result)})",
@@ -264,6 +272,7 @@ def _text_rule(rule: RuleResult, verbose: bool, consequence: bool = False) -> li
 
 def to_data(result: CaseResult) -> dict[str, Any]:
     """The whole result as plain JSON-able data (quantities exact, with display text)."""
+    _require_explained(result)
     return {
         "verdict": result.verdict.value,
         "exit_code": exit_code(result),
@@ -342,6 +351,7 @@ def format_json(result: CaseResult) -> str:
 
 def format_markdown(result: CaseResult) -> str:
     """The same content for filing: a summary table, then each rule with its quoted article."""
+    _require_explained(result)
     out = [
         f"# STAR Market listing check: {result.issuer}",
         "",
@@ -426,6 +436,7 @@ table{border-collapse:collapse;width:100%;margin:.4em 0} th,td{border:1px solid 
 
 def format_html(result: CaseResult) -> str:
     """The report for filing: verdict, parts, every rule with its figures, citation and quoted text."""
+    _require_explained(result)
     from html import escape
 
     def e(text: str) -> str:

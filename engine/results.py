@@ -153,6 +153,7 @@ class CaseResult:
     parts: tuple[PartResult, ...] = ()
     break_even: tuple[BreakEven, ...] = ()  # at pricing and subscription (engine.pricing)
     warnings: tuple[str, ...] = ()  # what the reader must know about the date, the years or the rule set
+    explained: bool = True  # False: a batch row's result, without comparisons, figures or break-even prices
 
     def is_consequence(self, rule: RuleResult) -> bool:
         return any(p.consequences and p.part == rule.part for p in self.parts)

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -37,6 +37,7 @@ COLUMNS = ("file", "case_id", "sha256", "verdict", "exit_code", "stage", "chosen
            "failing_rules", "undetermined_rules", "error_line", "error", "rulebook_version", "rulebook_sha256")
 LIST_COLUMNS = ("standards_holding", "failing_rules", "undetermined_rules")
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".sqlite": "sqlite", ".db": "sqlite", ".xlsx": "xlsx"}
+SQLITE_BATCH = 256  # cases whose rows go to SQLite in one executemany
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,8 @@ class CaseRow:
     rules: tuple[RuleRow, ...] = field(default=(), compare=False)
 
     def record(self) -> dict[str, Any]:
-        """The row's columns (lists kept as lists)."""
-        data = asdict(self)
-        data.pop("rules")
-        return {name: list(data[name]) if name in LIST_COLUMNS else data[name] for name in COLUMNS}
+        """The row's columns (lists kept as lists), read off the fields: no deep copy of the rule rows."""
+        return {name: list(getattr(self, name)) if name in LIST_COLUMNS else getattr(self, name) for name in COLUMNS}
 
 
 def row_of_result(file: str, sha256: str, result: CaseResult, detail: bool = False) -> CaseRow:
@@ -106,7 +105,7 @@ def row_of_error(file: str, sha256: str, error: InputError, rulebook_version: st
                    rulebook_version=rulebook_version, rulebook_sha256=rulebook_sha256)
 
 
-def digest_of_files(files: list[Path]) -> dict[str, str]:
+def digest_of_files(files: list[str] | list[Path]) -> dict[str, str]:
     """file → sha256 of its bytes: what resume compares stored rows against."""
     digests = {}
     for f in files:
@@ -165,7 +164,8 @@ class ResultStore:
                 self.db.execute(f"CREATE TABLE cases ({columns}, PRIMARY KEY (file, sha256))")
                 self.db.execute("CREATE TABLE rule_results (file TEXT, sha256 TEXT, case_id TEXT, rule_id TEXT, "
                                 "part TEXT, status TEXT, counts_for_verdict INTEGER)")
-                self.db.execute("CREATE INDEX rule_status ON rule_results (rule_id, status)")
+            self.pending_cases: list[list[Any]] = []  # written by executemany, SQLITE_BATCH cases at a time
+            self.pending_rules: list[tuple[Any, ...]] = []
         else:
             self.stream = self.temporary.open("w", encoding="utf-8", newline="")
             if self.kind == "csv":
@@ -212,17 +212,29 @@ class ResultStore:
                               "" if record[c] is None else escape(record[c]) if isinstance(record[c], str) else
                               record[c] for c in COLUMNS)
         else:
-            values = [json.dumps(record[c], ensure_ascii=False) if c in LIST_COLUMNS else record[c] for c in COLUMNS]
-            self.db.execute(f"INSERT OR REPLACE INTO cases VALUES ({', '.join('?' * len(COLUMNS))})", values)
-            rule_rows = [(r.rule_id, r.part, r.status, int(r.counts_for_verdict)) for r in rules]
-            self.db.executemany("INSERT INTO rule_results VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                [(record["file"], record["sha256"], record["case_id"], *r) for r in rule_rows])
+            self.pending_cases.append(
+                [json.dumps(record[c], ensure_ascii=False) if c in LIST_COLUMNS else record[c] for c in COLUMNS])
+            key = (record["file"], record["sha256"], record["case_id"])
+            self.pending_rules.extend((*key, r.rule_id, r.part, r.status, int(r.counts_for_verdict)) for r in rules)
+            if len(self.pending_cases) >= SQLITE_BATCH:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Write the pending SQLite rows: one executemany per table for many cases."""
+        self.db.executemany(f"INSERT OR REPLACE INTO cases VALUES ({', '.join('?' * len(COLUMNS))})",
+                            self.pending_cases)
+        self.db.executemany("INSERT INTO rule_results VALUES (?, ?, ?, ?, ?, ?, ?)", self.pending_rules)
+        self.pending_cases.clear()
+        self.pending_rules.clear()
 
     def commit(self) -> None:
         """Make the output whole: flush, close and rename the temporary file over the output."""
         if self.kind == "sqlite":
+            self._flush()
             if self._resumed:
                 self._order_as_fresh()
+            # the index is built once over all rows, not kept up to date row by row
+            self.db.execute("CREATE INDEX IF NOT EXISTS rule_status ON rule_results (rule_id, status)")
             self.db.commit()
             self.db.close()
         elif self.kind == "xlsx":

@@ -4,6 +4,7 @@ the issuance-abort rule, and the price sweep (check-listing price)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -154,3 +155,61 @@ def test_price_sweep_bad_case_file_is_exit_2(tmp_path):
     bad.write_text("issuer: [", encoding="utf-8")
     result = invoke("price", bad, "--from", "1", "--to", "2", "--step", "1")
     assert result.exit_code == 2 and "bad.yaml" in result.output
+
+
+def _priced_cases(tmp_path):
+    from engine.generate import generate
+
+    loaded = []
+    for path in sorted(CASES.glob("*.yaml")) + generate(120, tmp_path, seed=3):
+        try:
+            case = load_case(path)
+        except Exception:  # noqa: BLE001 - the generator's deliberately bad files
+            continue
+        if case.case.evaluation.stage.value != "filing":
+            loaded.append(case)
+    return loaded
+
+
+def test_break_even_in_closed_form_needs_at_most_three_exact_evaluations(evaluator, tmp_path, monkeypatch):
+    """Counted at the one function every break-even evaluation goes through; and the closed form
+    finds exactly what bisection over every fen finds."""
+    import engine.pricing as pricing
+
+    cases = _priced_cases(tmp_path)
+    assert len(cases) >= 20
+    calls = []
+    original = pricing.exact_status
+    monkeypatch.setattr(pricing, "exact_status", lambda *a: calls.append(1) or original(*a))
+    outcomes = set()
+    for loaded in cases:
+        on = loaded.case.evaluation.date
+        for rule in evaluator.rulebook.members(pricing.STANDARDS_GROUP):
+            version = rule.version_on(on)
+            if version is None or rule.kind != "check":
+                continue
+            priced = pricing._PricedFacts(evaluator, loaded, on)
+            calls.clear()
+            fast = pricing._break_even(priced, rule, version, False)
+            assert len(calls) <= 3, (loaded.case_id, rule.id, len(calls))
+            assert fast == pricing._by_bisection(priced, rule, version, False), (loaded.case_id, rule.id)
+            outcomes.add(fast.outcome)
+    assert outcomes == {"price", "no_price", "not_applicable", "undetermined"}
+
+
+def test_a_rule_the_closed_form_cannot_read_falls_back_to_bisection(evaluator):
+    """A linear figure gets the candidate (market_cap + market_cap is still price × 2 × shares);
+    an affine one, or a comparison under `not`, gets none, and bisection finds the same fen."""
+    from engine.expression import parse
+    from engine.pricing import _break_even, _closed_form_candidate, _PricedFacts
+
+    loaded = load_case(QINGCLOUD)
+    priced = _PricedFacts(evaluator, loaded, loaded.case.evaluation.date)
+    rule = evaluator.rulebook.rules["listing.2.1.2.4"]
+    version = rule.version_on(loaded.case.evaluation.date)
+    assert _closed_form_candidate(priced, version) == 6321
+    assert _closed_form_candidate(priced, replace(version, condition=parse("market_cap + market_cap >= 60亿元"))) == 6321
+    for text in ("market_cap - 1亿元 >= 29亿元", "not market_cap < 30亿元"):
+        other = replace(version, condition=parse(text))
+        assert _closed_form_candidate(priced, other) is None
+        assert _break_even(priced, rule, other, True).price.value == Fraction("63.21")

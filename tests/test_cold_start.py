@@ -1,0 +1,45 @@
+"""Cold start: `check-listing --version` and `--help` load neither pydantic nor durable_rules, and
+`schema case` loads the case model alone (no rules, no durable_rules). Import hygiene is what a
+test can check without timing; the benchmark measures the milliseconds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+PROBE = """
+import json, sys
+from engine.cli import main
+try:
+    main({args!r})
+except SystemExit:
+    pass
+names = ("pydantic", "durable_rules_engine", "engine.case", "engine.rulebook", "engine.evaluation", "difflib")
+print(json.dumps({{n: n in sys.modules for n in names}}))
+"""
+
+
+def loaded_after(*args: str) -> dict[str, bool]:
+    out = subprocess.run([sys.executable, "-c", PROBE.format(args=list(args))], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",), ("batch", "--help")])
+def test_version_and_help_load_no_models_and_no_durable(args):
+    assert not any(loaded_after(*args).values())
+
+
+def test_schema_loads_the_case_model_alone():
+    loaded = loaded_after("schema", "case")
+    assert loaded["engine.case"] and not loaded["durable_rules_engine"] and not loaded["engine.rulebook"]
+
+
+def test_a_good_check_never_loads_difflib():
+    loaded = loaded_after("cases/qingcloud-filing.yaml")
+    assert loaded["durable_rules_engine"] and not loaded["difflib"]

@@ -1,0 +1,86 @@
+"""durable_rules used leanly: a case meets only the rule versions in force on its date and at its
+stage (one ruleset per such set, made when first needed), and the fact JSON is built from
+fragments prepared at compile time that say exactly what `encode_number` says."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import Evaluator, load_case_text
+from engine.compiler import encode_number
+from engine.units import MONEY, Quantity
+
+from conftest import case_yaml
+
+
+def _in_force(rulebook, on: dt.date, stage: str) -> tuple[str, ...]:
+    return tuple(f"{r.id}@{r.versions.index(v)}" for r in rulebook.rules.values()
+                 if r.kind == "check" and (v := r.version_on(on)) is not None and stage in r.stages)
+
+
+def test_each_period_gets_its_own_ruleset_of_the_versions_in_force(rulebook):
+    dates = [dt.date(2021, 5, 1), dt.date(2021, 5, 2), dt.date(2023, 6, 30)]
+    assert _in_force(rulebook, dates[0], "filing") == _in_force(rulebook, dates[1], "filing")
+    assert _in_force(rulebook, dates[0], "filing") != _in_force(rulebook, dates[2], "filing")
+    with Evaluator(rulebook) as evaluator:
+        for date in dates:
+            evaluator.evaluate(load_case_text(case_yaml(evaluation={"date": date.isoformat(), "stage": "filing"}),
+                                              "c.yaml"))
+        assert list(evaluator._rulesets) == [_in_force(rulebook, dates[0], "filing"),
+                                             _in_force(rulebook, dates[2], "filing")]
+        evaluator.evaluate(load_case_text(case_yaml(evaluation={"date": "2023-06-30", "stage": "pricing"},
+                                                    offering={"issue_price": "30.00元"}), "c.yaml"))
+        assert list(evaluator._rulesets)[-1] == _in_force(rulebook, dates[2], "pricing")  # another stage
+        assert len(evaluator._rulesets) == 3
+    assert not evaluator._rulesets  # closed: every ruleset deleted
+
+
+def test_fact_fragments_encode_operands_as_encode_number_does(rulebook):
+    with Evaluator(rulebook) as evaluator:
+        operands = [o for c in evaluator.compiled.rules.values() for o in c.operands if o.numeric]
+        assert operands
+        values = [Fraction(3 * 10**8), Fraction(3 * 10**8) - Fraction(1, 10**20), Fraction(1, 4), Fraction(-7, 3),
+                  Fraction(10) ** 20]
+        for operand in operands:
+            constants = [c.value for c in operand.constants if isinstance(c, Quantity)]
+            for value in values + [c for c in constants]:
+                item = operand.json_item(Quantity(value, MONEY))
+                assert item == f",{json.dumps(operand.field)}:{encode_number(value, constants)}"
+        text = next(o for c in evaluator.compiled.rules.values() for o in c.operands if not o.numeric)
+        assert text.json_item(True).endswith(":true") and text.json_item("文") .endswith(':"文"')
+
+
+def _reference_encoding(value: Fraction, constants: list[Fraction]) -> str:
+    """encode_number as first written: every constant compared exactly, no shortcut."""
+    import math
+
+    from engine.compiler import DURABLE_MAGNITUDE, _positional_float
+
+    bound = max([DURABLE_MAGNITUDE] + [abs(c) * 10 for c in constants])
+    number = float(max(-bound, min(bound, value)))
+    for constant in constants:
+        c = float(constant)
+        if value == constant:
+            number = c
+        elif value > constant and number <= c:
+            number = math.nextafter(c, math.inf)
+        elif value < constant and number >= c:
+            number = math.nextafter(c, -math.inf)
+    return _positional_float(number)
+
+
+_TINY = Fraction(1, 10**22)
+_BASES = st.sampled_from([Fraction(0), Fraction(1, 4), Fraction(1, 10), Fraction(3 * 10**8), Fraction(-5, 3),
+                          Fraction(10) ** 16, Fraction(15, 100)])
+_NEAR = st.builds(lambda base, k: base + k * _TINY, _BASES, st.integers(-3, 3))
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(_NEAR, st.lists(_NEAR, min_size=1, max_size=4))
+def test_the_shortcut_encodes_exactly_as_comparing_every_constant(value, constants):
+    assert encode_number(value, constants) == _reference_encoding(value, constants)
