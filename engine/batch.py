@@ -4,7 +4,8 @@ Each worker process loads and compiles the rules once and keeps one durable_rule
 all its cases (a case is one short-lived session in it). Cases are handed out in order and
 their rows come back in order (`imap`), so output is deterministic whatever the number of
 processes, and rows are written as they arrive: memory stays flat as the batch grows. A bad
-case file becomes an error row with its file, line and message; the others still run.
+case file becomes an error row with its file, line and message; the others still run. A sheet
+(.xlsx, .csv) named among the inputs is one case per row (`engine.sheets`), each row evaluated like a file.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .evaluation import Evaluator
 from .interrupts import held, in_worker
 from .pricing import evaluate_priced
 from .rulebook import Rulebook, load_rulebook
+from .sheets import SheetRow, is_sheet, read_sheet
 from .safeio import read_regular_file
 from .store import CaseRow, row_of_error, row_of_result
 from .yamlsource import MAX_FILE_BYTES
@@ -37,7 +39,8 @@ CASE_SUFFIXES = (".yaml", ".yml")
 
 def discover(paths: Iterable[str]) -> list[Path]:
     """Case files named by files, folders (searched recursively) and glob patterns; sorted, no
-    duplicates. Rule test files (`*.test.yaml`) are not cases. A name that matches nothing is an error."""
+    duplicates. Rule test files (`*.test.yaml`) are not cases. A sheet (.xlsx, .csv) counts when named or
+    matched by a glob, never found in a folder. A name that matches nothing is an error."""
     found: dict[str, Path] = {}
     missing = []
     for raw in paths:
@@ -55,7 +58,7 @@ def discover(paths: Iterable[str]) -> list[Path]:
             missing.append(raw)
             continue
         for candidate in candidates:
-            if candidate.suffix in CASE_SUFFIXES and not candidate.name.endswith(".test.yaml"):
+            if (candidate.suffix in CASE_SUFFIXES and not candidate.name.endswith(".test.yaml")) or is_sheet(candidate):
                 found.setdefault(str(candidate), candidate)
     if missing:
         raise FileNotFoundError(", ".join(missing))
@@ -68,6 +71,17 @@ def _cases_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in CASE_SUFFIXES)
 
 
+def expand_sheets(files: list[str] | list[Path]) -> list[str | Path | SheetRow]:
+    """Each sheet among `files` becomes its rows (a sheet that cannot be read: one error row)."""
+    return [item for path in files for item in (read_sheet(path) if is_sheet(Path(path)) else [path])]
+
+
+def digests(items: list[str | Path | SheetRow]) -> dict[str, str]:
+    """item → sha256 of its content (a file's bytes, a row's cells): what resume compares."""
+    return {str(i): i.sha256 if isinstance(i, SheetRow) else hashlib.sha256(Path(i).read_bytes()).hexdigest()
+            for i in items}
+
+
 # ---------------------------------------------------------------------------------
 # One process's evaluator (built once per process)
 
@@ -77,12 +91,13 @@ class _Worker:
     rulebook: Rulebook
     evaluator: Evaluator
     as_of: dt.date | None
+    detail: bool = False  # rule rows with citations and margins (the store asks for them)
 
 
 _WORKER: _Worker | None = None
 
 
-def _start_worker(rulebook: Rulebook, compiled: CompiledRulebook, as_of: dt.date | None) -> None:
+def _start_worker(rulebook: Rulebook, compiled: CompiledRulebook, as_of: dt.date | None, detail: bool = False) -> None:
     """Give this process its evaluator. The rules were loaded and compiled once, in the parent:
     a worker never reads rule files, so editing them during a batch cannot break it (and a
     failing initializer, which multiprocessing would restart forever, has nothing left to fail on)."""
@@ -91,17 +106,23 @@ def _start_worker(rulebook: Rulebook, compiled: CompiledRulebook, as_of: dt.date
         in_worker()
     if _WORKER is not None:  # a second batch in this process: free the previous ruleset
         _WORKER.evaluator.close()
-    _WORKER = _Worker(rulebook, Evaluator(rulebook, compiled), as_of)
+    _WORKER = _Worker(rulebook, Evaluator(rulebook, compiled), as_of, detail)
     # The rules (and, in a forked worker, everything inherited from the parent, the list of paths
     # included) live as long as the process: the collector need not scan them again after every
     # case, and not touching them keeps the pages a fork shares with its parent shared.
     gc.freeze()
 
 
-def evaluate_file(path: str | Path) -> CaseRow:
-    """One case file → its stored row (an error row for bad input), in the current worker."""
+def evaluate_file(path: str | Path | SheetRow) -> CaseRow:
+    """One case file (or sheet row) → its stored row (an error row for bad input), in the current worker."""
     assert _WORKER is not None, "worker not started"
     rulebook = _WORKER.rulebook
+    if isinstance(path, SheetRow):
+        try:
+            result = evaluate_priced(_WORKER.evaluator, path.load(rulebook.attestations), as_of=_WORKER.as_of)
+        except InputError as error:
+            return row_of_error(path.label, path.sha256, error, rulebook.version, rulebook.sha256)
+        return row_of_result(path.label, path.sha256, result, _WORKER.detail)
     try:
         data = read_regular_file(path, MAX_FILE_BYTES)  # a FIFO, device or directory is refused, not read
     except InputError as error:
@@ -115,7 +136,7 @@ def evaluate_file(path: str | Path) -> CaseRow:
                             rulebook.version, rulebook.sha256)
     except InputError as error:
         return row_of_error(str(path), hashlib.sha256(data).hexdigest(), error, rulebook.version, rulebook.sha256)
-    return row_of_result(str(path), loaded.text_sha256, result)
+    return row_of_result(str(path), loaded.text_sha256, result, _WORKER.detail)
 
 
 # ---------------------------------------------------------------------------------
@@ -167,15 +188,15 @@ def effective_jobs(jobs: int | None, files: int) -> int:
     return max(1, min(jobs or cores, files, 4 * cores, MAX_JOBS))
 
 
-def run_rows(paths: list[str] | list[Path], jobs: int = 1, rulebook: Rulebook | None = None, as_of: dt.date | None = None,
-             chunksize: int = 16) -> Iterator[CaseRow]:
+def run_rows(paths: list[str] | list[Path] | list[Path | SheetRow], jobs: int = 1, rulebook: Rulebook | None = None,
+             as_of: dt.date | None = None, chunksize: int = 16, detail: bool = False) -> Iterator[CaseRow]:
     """Rows for `paths`, in order, evaluated in `jobs` processes (1: in this process), under
     `rulebook` (default: the bundled rules), compiled here once for every worker."""
     rulebook = rulebook or load_rulebook()
     compiled = compile_rulebook(rulebook)
     jobs = effective_jobs(jobs, len(paths))
     if jobs <= 1:
-        _start_worker(rulebook, compiled, as_of)
+        _start_worker(rulebook, compiled, as_of, detail)
         for path in paths:
             yield evaluate_file(path)
         return
@@ -183,7 +204,7 @@ def run_rows(paths: list[str] | list[Path], jobs: int = 1, rulebook: Rulebook | 
     pool = None
     try:
         with held():  # no worker can be interrupted before it has set its own signal handling
-            pool = context.Pool(jobs, initializer=_start_worker, initargs=(rulebook, compiled, as_of))
+            pool = context.Pool(jobs, initializer=_start_worker, initargs=(rulebook, compiled, as_of, detail))
         yield from pool.imap(evaluate_file, paths, chunksize=chunksize)
         pool.close()  # every row is in: the workers leave when the queue tells them, no signal needed
         pool.join()
@@ -192,7 +213,7 @@ def run_rows(paths: list[str] | list[Path], jobs: int = 1, rulebook: Rulebook | 
             pool.terminate()
 
 
-def run_batch(paths: list[str] | list[Path], store, jobs: int = 1, rulebook: Rulebook | None = None, as_of: dt.date | None = None,
+def run_batch(paths: list[str] | list[Path] | list[Path | SheetRow], store, jobs: int = 1, rulebook: Rulebook | None = None, as_of: dt.date | None = None,
               progress: Callable[[int], None] | None = None) -> Summary:
     """Evaluate `paths` (minus those the store already holds) into `store`, rows in the order of
     `paths` whether evaluated now or kept (resume); return the summary of the whole output.
@@ -201,7 +222,8 @@ def run_batch(paths: list[str] | list[Path], store, jobs: int = 1, rulebook: Rul
     summary = Summary()
     todo = [p for p in paths if str(p) not in store.done] if store.done else paths
     summary.jobs = effective_jobs(jobs, len(todo))
-    with contextlib.closing(run_rows(todo, jobs=jobs, rulebook=rulebook, as_of=as_of)) as rows:
+    with contextlib.closing(run_rows(todo, jobs=jobs, rulebook=rulebook, as_of=as_of,
+                                           detail=getattr(store, "detail", False))) as rows:
         for path in paths:
             if store.done and str(path) in store.done:
                 summary.add_kept(store.keep(str(path)))

@@ -109,6 +109,16 @@ def _amount_schema(dim: Dim, example: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class AmountOf:
+    """Marks an amount field with its dimension and an example (whose unit is the usual one), so
+    other readers of the model (spreadsheet columns) know it without parsing validators."""
+
+    dim: Dim
+    example: str
+    count: bool = False
+
+
 def Amount(dim: Dim, example: str, *, non_negative: bool = False, positive: bool = False, whole: bool = False,
            bare_ratio: bool = True, in_receipts: bool = False) -> Any:
     """An annotated `Quantity` field type of dimension `dim`."""
@@ -118,17 +128,19 @@ def Amount(dim: Dim, example: str, *, non_negative: bool = False, positive: bool
                                          bare_ratio=bare_ratio, in_receipts=in_receipts)),
         PlainSerializer(canonical_text, return_type=str),
         WithJsonSchema(_amount_schema(dim, example)),
+        AmountOf(dim, example),
     ]
 
 
 Money = Amount(MONEY, "37,682.20万元")
-NonNegativeMoney = Amount(MONEY, "30亿元", non_negative=True)
+NonNegativeMoney = Amount(MONEY, "37,682.20万元", non_negative=True)  # the example's unit heads sheet columns
 ShareCount = Amount(SHARES, "1,200万股", non_negative=True, whole=True)
 PositiveShareCount = Amount(SHARES, "1,200万股", positive=True, whole=True)
 # placement and subscription figures: in shares, or in 份 for a CDR issue (converted to underlying shares)
 OfferedCount = Amount(SHARES, "1,200万股 or 281.6366万份", non_negative=True, whole=True, in_receipts=True)
 PositivePrice = Amount(PRICE, "63.70元/股", positive=True)
 Ratio = Amount(RATIO, "25%", bare_ratio=False)
+Multiple = Amount(RATIO, "2,000倍", bare_ratio=False)
 
 
 def _whole_count(value: Any, info: ValidationInfo) -> Quantity:
@@ -140,7 +152,8 @@ def _whole_count(value: Any, info: ValidationInfo) -> Quantity:
 
 Count = Annotated[Quantity, PlainValidator(_whole_count), PlainSerializer(canonical_text, return_type=str),
                   WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
-                                  "description": "A whole count, e.g. 7 or '7项' / '120人'"})]
+                                  "description": "A whole count, e.g. 7 or '7项' / '120人'"}),
+                  AmountOf(RATIO, "7", count=True)]
 
 
 # ---------------------------------------------------------------------------------
@@ -206,8 +219,8 @@ class Units(Strict):
 class Issuer(Strict):
     """Who the issuer is, and the flags that decide which standards apply."""
 
-    name: str
-    name_en: str | None = None
+    name: str = Field(description="发行人名称, as registered")
+    name_en: str | None = Field(None, description="English name")
     incorporated_on: dt.date | None = Field(None, description="成立日期 as registered (a converted company may state its LLC's date)")
     joint_stock_since: dt.date | None = Field(None, description="Date it became a 股份有限公司, if converted from an LLC")
     converted_at_book_value: bool = Field(
@@ -226,8 +239,8 @@ class Evaluation(Strict):
 
 
 class PriceRange(Strict):
-    low: PositivePrice
-    high: PositivePrice
+    low: PositivePrice = Field(description="发行价格区间下限 (a range is judged at it)")
+    high: PositivePrice = Field(description="发行价格区间上限")
 
     @model_validator(mode="after")
     def _ordered(self) -> PriceRange:
@@ -274,7 +287,7 @@ def _par_value(value: Any, info: ValidationInfo) -> Quantity | ForeignParValue:
     return _amount_validator(PRICE, non_negative=False, positive=True)(value, info)
 
 
-ParValue = Annotated[Quantity | ForeignParValue, PlainValidator(_par_value),
+ParValue = Annotated[Quantity | ForeignParValue, PlainValidator(_par_value), AmountOf(PRICE, "1.00元/股"),
                      PlainSerializer(lambda v: canonical_text(v) if isinstance(v, Quantity)
                                      else f"{v.amount} {v.currency}", return_type=str),
                      WithJsonSchema({"anyOf": [
@@ -444,7 +457,7 @@ class SciTech(Strict):
 class Sponsor(Strict):
     """The sponsor (保荐机构) and the cross-holdings that decide whether a joint sponsor is needed."""
 
-    name: str | None = None
+    name: str | None = Field(None, description="保荐机构名称")
     affiliates_holding: Ratio | None = Field(None, description="保荐机构及其控股股东、实际控制人、重要关联方持有发行人股份合计")
     issuer_holding_in_sponsor: Ratio | None = Field(None, description="发行人持有、控制保荐机构股份")
     joint_unaffiliated_sponsor: bool | None = Field(None, description="联合1家无关联保荐机构且其为第一保荐机构")
@@ -464,7 +477,7 @@ class Subscription(Strict):
     """What subscription produced (网上网下申购、回拨、缴款): the facts of the subscription stage."""
 
     offline_subscribed_shares: OfferedCount | None = Field(None, description="网下投资者有效申购数量")
-    online_subscription_multiple: Ratio | None = Field(None, description="网上投资者有效申购倍数, e.g. 2,000倍")
+    online_subscription_multiple: Multiple | None = Field(None, description="网上投资者有效申购倍数, e.g. 2,000倍")
     clawback_shares: OfferedCount | None = Field(None, description="从网下向网上回拨的股数 (0 if none)")
     paid_shares: OfferedCount | None = Field(None, description="网下和网上投资者缴款认购的股份数量合计")
     sponsor_coinvestment_done: bool | None = Field(None, description="保荐机构相关子公司已按承诺实施跟投")
@@ -483,7 +496,7 @@ class Case(Strict):
 
     case_id: str | None = Field(None, description="Stable id of the case (default: the file name): letters, "
                                 "digits, '.', '_' and '-', at most 128 characters", pattern=CASE_ID_PATTERN)
-    description: str | None = None
+    description: str | None = Field(None, description="What the case is about, in a line")
     issuer: Issuer
     evaluation: Evaluation
     chosen_standard: str | None = Field(None, description="The standard the prospectus names, e.g. 2.1.2（四）")

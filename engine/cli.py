@@ -2,7 +2,9 @@
 
     check-listing CASE.yaml [--format text|json|markdown] [--as-of DATE]
     check-listing price CASE.yaml --from A --to B --step S
-    check-listing batch PATH... [--jobs N] [--out results.csv|.jsonl|.sqlite] [--resume]
+    check-listing batch PATH... [--jobs N] [--out results.csv|.jsonl|.sqlite|.xlsx] [--resume]
+    check-listing template issuers.xlsx|.csv
+    check-listing convert issuers.xlsx --to cases/   (or: convert cases/ --to issuers.xlsx)
     check-listing generate N DIR [--seed S]
     check-listing schema case|rule
     check-listing rules lint [DIR]
@@ -194,13 +196,14 @@ def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: the machine's cores).")
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Store rows here: .csv, .jsonl, or .sqlite/.db (also one row per rule result).")
+              help="Store rows here: .csv, .jsonl, .sqlite/.db or .xlsx (the last two: also one row per rule result).")
 @click.option("--resume", is_flag=True, help="Keep rows already in --out for unchanged case files; evaluate the rest.")
 @click.option("--as-of", callback=_date, help="Judge every case under the rules in force on this date.")
 @rules_option
 def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bool, as_of: dt.date | None,
           rules_dir: Path | None) -> None:
-    """Evaluate many case files (files, folders, globs) in parallel; store one row per issuer.
+    """Evaluate many case files (files, folders, globs) and sheets (.xlsx, .csv: one issuer a row) in
+    parallel; store one row per issuer.
 
     Exit 0 when every case was evaluated (whatever the verdicts), 4 when some case files were
     bad input (they are error rows with file, line and message), 2 for bad usage.
@@ -209,12 +212,14 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
 
     from rich.console import Console
 
-    from .batch import discover
+    from .batch import digests, discover, expand_sheets
     from .errors import EXIT_BATCH_ERRORS
-    from .store import ResultStore, digest_of_files, sink_kind
+    from .store import ResultStore, sink_kind
 
     if resume and out is None:
         raise click.UsageError("--resume needs --out")
+    if resume and out is not None and out.suffix.lower() == ".xlsx":
+        raise click.UsageError("--resume needs .csv, .jsonl or .sqlite output (a workbook is written whole)")
     try:
         files = [str(f) for f in discover(paths)]  # text, held once: see run_batch
         if out is not None:
@@ -233,7 +238,8 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
         rulebook = load_rulebook(_rules(rules_dir))  # a broken rule set is reported once, before any worker starts
     target = out or Path(tempfile.mkdtemp(prefix="check-listing-batch-")) / "results.jsonl"
     console = Console(stderr=True)
-    current = digest_of_files(files) if resume else None
+    files = expand_sheets(files)  # a sheet is one case per row
+    current = digests(files) if resume else None
     with ResultStore(target, current) as store:
         for stale in store.stale:
             click.echo(f"removed {stale}, left by an earlier run that was killed", err=True)
@@ -290,6 +296,77 @@ def _print_summary(summary, out: Path | None) -> None:
         console.print(failing)
     if out is not None:
         console.print(f"results: {out}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@rules_option
+def template(path: Path, rules_dir: Path | None) -> None:
+    """Write an issuers sheet to fill in (.xlsx or .csv): the header row and QingCloud's filing as an
+    example row; a workbook also validates the stage, standard and yes/no columns and describes
+    every column on a second sheet."""
+    from .case import load_case
+    from .sheetrules import vocabulary
+    from .sheets import bundled_example, write_template
+
+    _sheet_path(path)
+    with _input_errors():
+        book = vocabulary(_rulebook(rules_dir))
+        write_template(path, load_case(bundled_example()).case, book)
+    click.echo(f"template: {path}")
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--to", "target", required=True, type=click.Path(path_type=Path),
+              help="A folder (from a sheet: one case file a row) or a .xlsx/.csv file (from case files).")
+@rules_option
+def convert(sources: tuple[str, ...], target: Path, rules_dir: Path | None) -> None:
+    """Turn a sheet of issuers into case files (one a row), or case files into one sheet, losslessly.
+
+    Nothing is written unless every row (every case file) is valid; the problems are listed with
+    their cells (lines)."""
+    from .batch import discover
+    from .case import load_case
+    from .errors import CaseError
+    from .sheetrules import vocabulary
+    from .sheets import cases_to_sheet, is_sheet, sheet_to_cases
+
+    try:
+        files = discover(sources)
+    except FileNotFoundError as error:
+        raise click.UsageError(f"no case files or sheets match: {error}") from None
+    with _input_errors():
+        book = vocabulary(_rulebook(rules_dir))
+        if is_sheet(target):
+            if any(is_sheet(f) for f in files):
+                raise click.UsageError("convert case files to a sheet, or one sheet to a folder of case files")
+            loaded, problems = [], []
+            for path in files:
+                try:
+                    loaded.append(load_case(path).case)
+                except CaseError as error:
+                    problems += error.problems
+            if problems:
+                raise CaseError(problems)
+            cases_to_sheet(loaded, target, book)
+            click.echo(f"{len(loaded)} cases → {target}")
+            return
+        if len(files) != 1 or not is_sheet(files[0]) or target.is_file():
+            raise click.UsageError("convert one sheet (.xlsx, .csv) to a folder, or case files to a .xlsx/.csv")
+        written = sheet_to_cases(files[0], target, book)
+    click.echo(f"{len(written)} case files → {target}")
+
+
+def _sheet_path(path: Path) -> None:
+    if path.suffix.lower() not in (".xlsx", ".csv"):
+        raise click.UsageError(f"{path}: a sheet is .xlsx or .csv")
+
+
+def _rulebook(rules_dir: Path | None):
+    from .rulebook import load_rulebook
+
+    return load_rulebook(rules_dir)
 
 
 @main.command()

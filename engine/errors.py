@@ -25,9 +25,12 @@ class Problem:
     rule_id: str | None = None
     expected: str | None = None
     kind: str = "rule"  # what rule_id names: a rule, a figure, a test
+    cell: str | None = None  # a spreadsheet's `Sheet!D7` (then line is the row, column the column's number)
 
     def place(self) -> str:
-        """`file:line:column`, as far as it is known."""
+        """`file:line:column` (or `file:Sheet!D7` in a spreadsheet), as far as it is known."""
+        if self.cell:
+            return f"{self.file or '<input>'}:{self.cell}"
         parts = [self.file or "<input>"]
         if self.line is not None:
             parts.append(str(self.line))

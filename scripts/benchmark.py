@@ -5,6 +5,7 @@ processes, next to an honest plain-Python floor, the ratio measured in the same 
     python scripts/benchmark.py                      # 1,000 and 10,000 generated cases
     python scripts/benchmark.py --counts 1000,10000,100000 --repeat 1
     python scripts/benchmark.py --profile 2000       # where the time goes, one process
+    python scripts/benchmark.py --sheets --counts 10000   # one workbook of N rows against N case files
 
 The engine does everything `check-listing batch` does: load and validate the case (pydantic,
 units, source lines), decide every rule of every part through durable_rules and cross-check it
@@ -367,6 +368,37 @@ def cold_start(args: list[str], runs: int = 10) -> tuple[float, float]:
     return times[0], (times[runs // 2 - 1] + times[runs // 2]) / 2
 
 
+def sheet_run(count: int, work: Path, jobs: list[int], seed: int) -> None:
+    """The same valid cases as N YAML files and as one N-row workbook: cases/s of each, and the
+    workbook's read time alone (the rows are read in the parent, evaluated in the workers)."""
+    from engine.batch import expand_sheets
+    from engine.case import load_case
+    from engine.errors import InputError
+    from engine.rulebook import load_rulebook
+    from engine.sheetrules import vocabulary
+    from engine.sheets import cases_to_sheet, read_sheet
+
+    files, cases = [], []
+    for path in generate(count, work / f"sheet-cases-{count}", seed=seed):
+        try:
+            cases.append(load_case(path).case)
+            files.append(path)
+        except InputError:
+            continue  # a deliberately bad case file: a sheet holds only valid cases
+    book = work / f"issuers-{count}.xlsx"
+    write_seconds, _ = timed(cases_to_sheet, cases, book, vocabulary(load_rulebook()))
+    read_seconds, rows = timed(read_sheet, book)
+    print(f"{len(cases):,} valid cases; workbook {book.stat().st_size / 1e6:.1f} MB written in {write_seconds:.1f} s, "
+          f"read in {read_seconds:.1f} s ({len(rows) / read_seconds:,.0f} rows/s)")
+    print(f"{'jobs':>6}{'YAML files c/s':>16}{'workbook c/s':>14}")
+    for j in jobs:
+        yaml_seconds, _ = timed(engine_run, files, work / f"yaml-{j}.jsonl", j)
+        sheet_seconds, _ = timed(lambda: engine_run(expand_sheets([book]), work / f"sheet-{j}.jsonl", j))
+        print(f"{j:>6}{len(files) / yaml_seconds:>16,.0f}{len(rows) / sheet_seconds:>14,.0f}", flush=True)
+        verdicts = [[r["verdict"] for r in read_rows(work / f"{kind}-{j}.jsonl")] for kind in ("yaml", "sheet")]
+        assert verdicts[0] == verdicts[1], "the workbook and the case files disagree"
+
+
 def machine() -> str:
     cpu = platform.processor() or "unknown CPU"
     try:
@@ -388,10 +420,16 @@ def main() -> int:
                         help="engine and floor run alternately this many times; medians are printed")
     parser.add_argument("--no-cold-start", action="store_true", help="skip the cold-start timings")
     parser.add_argument("--profile", type=int, metavar="N", help="profile N cases in one process and stop")
+    parser.add_argument("--sheets", action="store_true", help="compare an N-row workbook with N case files")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="star-bench-"))
     SCHEMA.update(floor_schema())
     try:
+        if args.sheets:
+            print(f"machine: {machine()}")
+            for count in (int(c) for c in args.counts.split(",")):
+                sheet_run(count, work, [int(j) for j in args.jobs.split(",")], args.seed)
+            return 0
         if args.profile:
             files = generate(args.profile, work / "cases", seed=args.seed)
             profile = cProfile.Profile()

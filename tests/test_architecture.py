@@ -7,9 +7,9 @@ from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 # Each module may import only modules listed before it.
-ORDER = ["sanitize", "errors", "interrupts", "safeio", "yamlsource", "units", "case", "generate", "expression",
-         "rulebook", "checkout", "facts", "results", "compiler", "citations", "editions", "evaluation", "pricing",
-         "report", "store", "batch", "ruletests", "revision", "web", "cli"]
+ORDER = ["sanitize", "errors", "interrupts", "safeio", "yamlsource", "units", "case", "sheets", "generate",
+         "expression", "rulebook", "sheetrules", "checkout", "facts", "results", "compiler", "citations", "editions",
+         "evaluation", "pricing", "report", "xlsxstore", "store", "batch", "ruletests", "revision", "web", "cli"]
 
 
 def imports_of(module: str) -> set[str]:

@@ -144,7 +144,8 @@ def test_an_interrupted_first_batch_leaves_no_file(mixed: Path, tmp_path: Path):
 
 @pytest.mark.parametrize("args, message", [
     (["nope/*.yaml"], "no case files match"),
-    (["cases", "--out", "r.xlsx"], "use .csv, .jsonl, .sqlite or .db"),
+    (["cases", "--out", "r.txt"], "use .csv, .jsonl, .sqlite, .db or .xlsx"),
+    (["cases", "--out", "r.xlsx", "--resume"], "--resume needs .csv, .jsonl or .sqlite"),
     (["cases", "--resume"], "--resume needs --out"),
 ])
 def test_usage_errors_exit_2(args, message, monkeypatch):

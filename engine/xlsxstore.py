@@ -1,0 +1,128 @@
+"""Batch results as an Excel workbook: `cases`, `rule_results` and `summary` sheets.
+
+`cases` has one row per issuer (the columns of the CSV), its verdict cell coloured; `rule_results`
+one row per rule result with the article it cites and the margin of each comparison; `summary` the
+counts by verdict and by chosen standard and the rules that fail most. Every sheet has a frozen
+header, filters and set column widths. Rows are streamed (openpyxl's write-only mode keeps each
+sheet in a temporary file), and a sheet that reaches Excel's row limit continues on `…_2`.
+The bytes are the same on every run for the same rows (`sheets.workbook_bytes`); the store writes
+them to its temporary file, renamed over the output when the batch completes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from .sheets import column_letter, set_value, workbook_bytes
+
+MAX_ROWS = 1_048_576  # Excel's rows per sheet, header included
+VERDICT_FILL = {"eligible": "C6EFCE", "not_eligible": "FFC7CE", "undetermined": "FFEB9C", "error": "D9D9D9",
+                "pass": "C6EFCE", "fail": "FFC7CE", "not_applicable": "EDEDED"}
+RULE_COLUMNS = ("file", "case_id", "rule_id", "part", "status", "counts_for_verdict", "citation", "margin")
+WIDTHS = {"file": 40, "case_id": 28, "sha256": 18, "verdict": 14, "error": 60, "failing_rules": 36,
+          "undetermined_rules": 36, "standards_holding": 24, "rule_id": 32, "citation": 60, "margin": 60,
+          "rulebook_sha256": 18, "part": 14}
+LIST_SEPARATOR = ", "
+
+
+class XlsxResults:
+    """A results workbook being written; `bytes()` finishes it."""
+
+    def __init__(self, columns: Sequence[str], list_columns: Sequence[str]):
+        import openpyxl
+
+        self.book = openpyxl.Workbook(write_only=True)
+        self.columns, self.list_columns = tuple(columns), set(list_columns)
+        self.sheets: dict[str, list[Any]] = {}  # base name → [current sheet, rows in it, part number, header]
+        self.by_verdict: Counter = Counter()
+        self.by_standard: Counter = Counter()
+        self.failing: Counter = Counter()
+        self._sheet("cases", self.columns)
+        self._sheet("rule_results", RULE_COLUMNS)
+
+    def _sheet(self, base: str, header: Sequence[str]) -> Any:
+        state = self.sheets.get(base)
+        if state is not None and state[1] < MAX_ROWS:
+            return state[0]
+        part = state[2] + 1 if state else 1
+        sheet = self.book.create_sheet(base if part == 1 else f"{base}_{part}")
+        for index, name in enumerate(header, start=1):  # widths and panes go before the first row
+            sheet.column_dimensions[column_letter(index)].width = WIDTHS.get(name, 12)
+        sheet.freeze_panes = "A2"
+        self.sheets[base] = [sheet, 0, part, tuple(header)]
+        self._append(base, list(header), bold=True)
+        return sheet
+
+    def _append(self, base: str, values: list[Any], bold: bool = False, fill_at: int | None = None) -> None:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font, PatternFill
+
+        sheet = self._sheet(base, self.sheets[base][3]) if not bold else self.sheets[base][0]
+        cells = []
+        for index, value in enumerate(values):
+            cell = WriteOnlyCell(sheet)
+            set_value(cell, value)
+            if bold:
+                cell.font = Font(bold=True)
+            if index == fill_at and value in VERDICT_FILL:
+                cell.fill = PatternFill("solid", fgColor=VERDICT_FILL[value])
+            cells.append(cell)
+        sheet.append(cells)
+        self.sheets[base][1] += 1
+
+    def add(self, record: dict[str, Any], rules: Sequence[Any]) -> None:
+        """One issuer's row and its rule results (objects with rule_id, part, status,
+        counts_for_verdict, citation, margin)."""
+        values = [LIST_SEPARATOR.join(record[c]) if c in self.list_columns else record[c] for c in self.columns]
+        self._append("cases", values, fill_at=self.columns.index("verdict"))
+        self.by_verdict[record["verdict"]] += 1
+        if record["verdict"] != "error":
+            self.by_standard[record["chosen_standard"] or "(none)"] += 1
+            self.failing.update(record["failing_rules"])
+        for rule in rules:
+            self._append("rule_results", [record["file"], record["case_id"], rule.rule_id, rule.part, rule.status,
+                                          "yes" if rule.counts_for_verdict else "no", rule.citation, rule.margin],
+                         fill_at=4)
+
+    def bytes(self) -> bytes:
+        """Add the summary sheet and every sheet's filter; the workbook's bytes."""
+        summary = self.book.create_sheet("summary")
+        for letter, width in zip("ABC", (36, 12, 12)):
+            summary.column_dimensions[letter].width = width
+        self.sheets["summary"] = [summary, 0, 1, ()]
+        total = sum(self.by_verdict.values())
+        blocks = [("verdict", sorted(self.by_verdict.items())),
+                  ("chosen standard", sorted(self.by_standard.items())),
+                  ("rules that fail most", sorted(self.failing.items(), key=lambda item: (-item[1], item[0])))]
+        for title, counts in blocks:
+            self._append("summary", [title, "cases", "share"], bold=True)
+            for name, count in counts:
+                self._append("summary", [name, count, f"{count / total:.1%}" if total else ""],
+                             fill_at=0 if title == "verdict" else None)
+            self._append("summary", [])
+        for base, (sheet, rows, _, header) in self.sheets.items():
+            if header and rows:
+                sheet.auto_filter.ref = f"A1:{column_letter(len(header))}{rows}"
+        return workbook_bytes(self.book)
+
+
+def read_case_records(path: Path, list_columns: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The `cases` sheet's rows of a results workbook, as column dicts (lists as lists)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        names = [n for n in book.sheetnames if n == "cases" or n.startswith("cases_")]
+        header: list[str] = []
+        for name in names:
+            for number, values in enumerate(book[name].iter_rows(values_only=True)):
+                if number == 0:
+                    header = [str(v) for v in values]
+                    continue
+                record = dict(zip(header, values))
+                yield {c: ([x for x in (record[c] or "").split(LIST_SEPARATOR) if x] if c in list_columns else
+                           "" if record[c] is None and c != "error_line" else record[c]) for c in header}
+    finally:
+        book.close()
