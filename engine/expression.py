@@ -622,7 +622,9 @@ def unparse(node: Node, parent: int = 0) -> str:
     elif isinstance(node, Binary):
         own = _PRECEDENCE[node.op]
         # a - (b + c) and a / (b * c) keep their brackets: the right side binds tighter
-        text = f"{unparse(node.left, own)} {node.op} {unparse(node.right, own + (node.op in '-/^'))}"
+        # `^` does not chain (its exponent is a whole number): (a ^ 2) ^ 3 keeps its brackets too
+        text = (f"{unparse(node.left, own + (node.op == '^'))} {node.op} "
+                f"{unparse(node.right, own + (node.op in '-/^'))}")
     elif isinstance(node, Compare):
         own = _PRECEDENCE["compare"]
         text = f"{unparse(node.left, own + 1)} {node.op} {unparse(node.right, own + 1)}"

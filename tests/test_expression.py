@@ -215,6 +215,14 @@ def test_tokens_carry_columns():
         ("name", "a", 1), ("op", ">=", 3), ("amount", "3亿元", 6), ("end", "", 9)]
 
 
+def test_a_power_of_a_power_keeps_its_brackets():
+    """Found by the generated-tree property below: `a ^ 0 ^ 0` does not parse, so (a ^ 0) ^ 0 must
+    print with its brackets."""
+    tree = parse("(a ^ 2) ^ 3")
+    assert unparse(tree) == "(a ^ 2) ^ 3" and parse(unparse(tree)) == tree
+    assert unparse(parse("not (a ^ 2) ^ 3")) == "not (a ^ 2) ^ 3"
+
+
 def test_names_in_lists_every_figure_read():
     assert names_in(parse("a + latest(b) > c and not d")) == {"a", "b", "c", "d"}
 
