@@ -119,7 +119,8 @@ def evaluate_file(path: str | Path | SheetRow) -> CaseRow:
     rulebook = _WORKER.rulebook
     if isinstance(path, SheetRow):
         try:
-            result = evaluate_priced(_WORKER.evaluator, path.load(rulebook.attestations), as_of=_WORKER.as_of)
+            result = evaluate_priced(_WORKER.evaluator, path.load(rulebook.attestations), as_of=_WORKER.as_of,
+                                     explain=_WORKER.detail)
         except InputError as error:
             return row_of_error(path.label, path.sha256, error, rulebook.version, rulebook.sha256)
         return row_of_result(path.label, path.sha256, result, _WORKER.detail)
@@ -129,7 +130,8 @@ def evaluate_file(path: str | Path | SheetRow) -> CaseRow:
         return row_of_error(str(path), "", error, rulebook.version, rulebook.sha256)
     try:
         loaded = load_case_text(data.decode("utf-8"), str(path))  # hashes the text: the file's sha256
-        result = evaluate_priced(_WORKER.evaluator, loaded, as_of=_WORKER.as_of, explain=False)  # rows show no reasons
+        # rows show no reasons; only an .xlsx store's rule rows show margins, which need the explanations
+        result = evaluate_priced(_WORKER.evaluator, loaded, as_of=_WORKER.as_of, explain=_WORKER.detail)
     except UnicodeDecodeError as error:
         return row_of_error(str(path), hashlib.sha256(data).hexdigest(),
                             CaseError([Problem(f"not UTF-8 text ({error.reason})", file=str(path))]),

@@ -147,6 +147,16 @@ def test_results_workbook_has_three_sheets_and_is_byte_identical_on_rerun(tmp_pa
     assert failing and ("listing.2.1.1.4", failing, f"{failing / len(stored):.1%}") in summary
 
 
+def test_results_workbook_from_yaml_files_shows_margins_too(tmp_path: Path):
+    """The rule rows' margins need explanations, which batch rows otherwise skip: from YAML case
+    files as from a sheet, an .xlsx store asks for them."""
+    out = tmp_path / "r.xlsx"
+    assert invoke("batch", CASES / "qingcloud-filing.yaml", "--out", out, "-j", "1").exit_code == 0
+    rules = list(openpyxl.load_workbook(out)["rule_results"].iter_rows(values_only=True))
+    capital = next(r for r in rules if r[2] == "listing.2.1.1.2")
+    assert "2.1.1（二）" in capital[6] and "+1,746.2175万元" in capital[7]
+
+
 def _csv_of(tmp_path: Path) -> Path:
     out = tmp_path / "r.csv"
     invoke("batch", CASES / "issuers.csv", "--out", out, "-j", "1")
