@@ -411,7 +411,7 @@ def _screening_result(rule: Rule, version: RuleVersion, members: list[Rule],
                       results: dict[str, RuleResult]) -> RuleResult:
     """No standard chosen (a sponsor screening an issuer): the group holds when at least one
     applicable standard holds, fails when every applicable one fails, is undetermined otherwise."""
-    outcomes = [results[m.id] for m in members if results[m.id].status != Status.not_applicable]
+    outcomes = [results[m.id] for m in members if results[m.id].status not in NOT_COUNTED]
     for m in members:
         results[m.id] = replace(results[m.id], informational=True)
     holding = [o for o in outcomes if o.status == Status.passed]

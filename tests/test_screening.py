@@ -68,3 +68,14 @@ def test_at_pricing_screening_gives_every_break_even_and_the_abort_reads_any_sta
     low = evaluate_priced(evaluator, load_case_text(case_yaml(**priced, offering={
         "issue_price": "1元/股", "expected_market_cap": None})))
     assert _rule(low, "abort.market-cap").status == Status.failed and low.verdict == "not_eligible"
+
+
+def test_a_standard_not_yet_in_force_is_not_counted_among_the_failing(evaluate):
+    # Before 2020-04-30 the listed-abroad red-chip routes (证监会公告〔2020〕26号) are not in force: when
+    # every applicable standard fails, they are not named among the failing ones.
+    result = evaluate(chosen_standard=None, evaluation={"date": "2020-03-31"},
+                      offering={"expected_market_cap": "9.99亿元"})
+    group = _rule(result, "listing.2.1.1.4")
+    assert _rule(result, "red-chip-abroad.1").status == Status.not_in_force
+    assert group.status == Status.failed and "every applicable standard fails" in group.reason
+    assert "证监会公告〔2020〕26号" not in group.reason and "2.1.2(1)" in group.reason
