@@ -108,8 +108,8 @@ def _closed_form_candidate(priced: _PricedFacts, version: RuleVersion) -> int | 
     if found is None:
         return None
     term, op, threshold_node = found
-    one, two = priced.at(100).evaluate(term), priced.at(200).evaluate(term)
-    threshold = priced.at(100).evaluate(threshold_node)
+    at_one = priced.at(100)
+    one, two, threshold = at_one.evaluate(term), priced.at(200).evaluate(term), at_one.evaluate(threshold_node)
     if not all(isinstance(v, Quantity) for v in (one, two, threshold)) or one.value <= 0 \
             or two.value != 2 * one.value:
         return None

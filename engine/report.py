@@ -102,18 +102,17 @@ def citation_line(rule: RuleResult) -> str:
     return f"{rule.citation.reference()}; {period}"
 
 
-def provenance_line(result: CaseResult) -> str:
-    """`Law texts: 3 of the 5 rules that decided the verdict rest on text not read in full (quoted 1, …)`."""
+def provenance_text(result: CaseResult) -> str:
+    """`3 of the 5 rules that decided the verdict rest on text not read in full (quoted 1, …)`."""
     counts = result.deciding_provenance()
     total = sum(counts.values())
     if not total:
-        return "Law texts: no rule decided the verdict"
+        return "no rule decided the verdict"
     partial = {k: v for k, v in counts.items() if k != "fulltext"}
     if not partial:
-        return f"Law texts: all {total} rules that decided the verdict were read in a full copy of the text"
+        return f"all {total} rules that decided the verdict were read in a full copy of the text"
     detail = ", ".join(f"{word} {partial[word]}" for word in ("quoted", "summary", "unverified") if word in partial)
-    return (f"Law texts: {sum(partial.values())} of the {total} rules that decided the verdict rest on text not read "
-            f"in full ({detail})")
+    return f"{sum(partial.values())} of the {total} rules that decided the verdict rest on text not read in full ({detail})"
 
 
 # ---------------------------------------------------------------------------------
@@ -166,7 +165,7 @@ def format_text(result: CaseResult, verbose: bool = False) -> str:
         f"Rule set:  {result.rulebook_name} {result.rulebook_version}  sha256 {result.rulebook_sha256[:16]}",
         f"Chosen standard: {result.chosen_standard or SCREENING}; "
         f"standards that hold: {', '.join(result.standards_holding) or 'none'}",
-        provenance_line(result),
+        f"Law texts: {provenance_text(result)}",
         *[f"WARNING: {warning}" for warning in result.warnings],
     ]
     if len(result.parts) > 1:
@@ -363,7 +362,7 @@ def format_markdown(result: CaseResult) -> str:
         f"| Rule set | {result.rulebook_name} {result.rulebook_version}, sha256 `{result.rulebook_sha256[:16]}` |",
         f"| Chosen standard | {result.chosen_standard or SCREENING} |",
         f"| Standards that hold | {', '.join(result.standards_holding) or 'none'} |",
-        f"| Law texts | {_md_escape(provenance_line(result).split(': ', 1)[1])} |",
+        f"| Law texts | {_md_escape(provenance_text(result))} |",
         *[f"| **Warning** | {_md_escape(w)} |" for w in result.warnings],
         *[f"| {p.title_zh} {p.title_en} | {_part_verdict(p)}"
           f"{'' if p.counts else ' (reported only)'}: {_md_escape(p.summary)} |" for p in result.parts],
@@ -504,7 +503,7 @@ def format_html(result: CaseResult) -> str:
 <tr><td>Rule set</td><td>{e(result.rulebook_name)} {e(result.rulebook_version)}, sha256 <code>{e(result.rulebook_sha256)}</code></td></tr>
 <tr><td>Chosen standard</td><td>{e(result.chosen_standard or SCREENING)}</td></tr>
 <tr><td>Standards that hold</td><td>{e(', '.join(result.standards_holding) or 'none')}</td></tr>
-<tr><td>Law texts</td><td>{e(provenance_line(result).split(': ', 1)[1])}</td></tr>
+<tr><td>Law texts</td><td>{e(provenance_text(result))}</td></tr>
 {''.join(f"<tr><td class='warning'>Warning</td><td class='warning'>{e(w)}</td></tr>" for w in result.warnings)}
 </table>
 <h2>Parts</h2>

@@ -218,11 +218,6 @@ class Citation:
     script: str = "simplified"  # of the quote as read
     display_quote: str = ""  # in simplified characters (the quote itself unless read in traditional)
 
-    @property
-    def verified(self) -> bool:
-        """Read word for word: in a full copy, or quoted inside another document."""
-        return self.provenance in ("fulltext", "quoted")
-
     def provenance_note(self) -> str:
         """`summary — paraphrased by a source; …: T4, T5 (converted from traditional characters)`."""
         note = f"{self.provenance} — {PROVENANCE_MEANING[self.provenance]}"
