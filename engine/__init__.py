@@ -1,10 +1,14 @@
 """STAR Market (科创板) listing-eligibility rules engine.
 
-Data flows one way:
+Data flows one way, and the packages are its stages (each imports only those before it):
 
-    case file ─ case.load_case ─▶ validated Case ─ facts ─▶ derived figures
-    rules/    ─ rulebook.load_rulebook ─▶ Rulebook ─ compiler ─▶ durable_rules ruleset
-    evaluation.Evaluator: figures + ruleset ─▶ results.CaseResult ─ report ─▶ text / JSON / Markdown
+    input/     case file or sheet row ─ case.load_case ─▶ validated Case
+    rules/     rules/ directory ─ rulebook.load_rulebook ─▶ Rulebook
+    decide/    Case ─ facts ─▶ derived figures; Rulebook ─ compiler ─▶ durable_rules ruleset;
+               evaluation.Evaluator: figures + ruleset ─▶ results.CaseResult
+    output/    CaseResult ─ report ─▶ text / JSON / Markdown / HTML; store ─▶ CSV / JSONL / SQLite / .xlsx
+    frontends/ cli, batch, web, rule tests
+    common/    error values, escaping, safe IO and interrupts, used by all
 
 The public surface is what this module names. Names are imported when first used (PEP 562), so
 `check-listing --version`, `--help` or `schema` start without pydantic models or durable_rules.
@@ -16,12 +20,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "Case": "case", "LoadedCase": "case", "load_case": "case", "load_case_text": "case",
-    "CaseError": "errors", "EngineError": "errors", "InputError": "errors", "InternalError": "errors",
-    "Problem": "errors", "RuleFileError": "errors",
-    "Evaluator": "evaluation",
-    "CaseResult": "results", "RuleResult": "results", "Status": "results", "Verdict": "results",
-    "Rulebook": "rulebook", "load_rulebook": "rulebook",
+    "Case": "input.case", "LoadedCase": "input.case", "load_case": "input.case", "load_case_text": "input.case",
+    "CaseError": "common.errors", "EngineError": "common.errors", "InputError": "common.errors",
+    "InternalError": "common.errors", "Problem": "common.errors", "RuleFileError": "common.errors",
+    "Evaluator": "decide.evaluation",
+    "CaseResult": "decide.results", "RuleResult": "decide.results", "Status": "decide.results",
+    "Verdict": "decide.results",
+    "Rulebook": "rules.rulebook", "load_rulebook": "rules.rulebook",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -41,8 +46,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
-    from .case import Case, LoadedCase, load_case, load_case_text
-    from .errors import CaseError, EngineError, InputError, InternalError, Problem, RuleFileError
-    from .evaluation import Evaluator
-    from .results import CaseResult, RuleResult, Status, Verdict
-    from .rulebook import Rulebook, load_rulebook
+    from .common.errors import CaseError, EngineError, InputError, InternalError, Problem, RuleFileError
+    from .decide.evaluation import Evaluator
+    from .decide.results import CaseResult, RuleResult, Status, Verdict
+    from .input.case import Case, LoadedCase, load_case, load_case_text
+    from .rules.rulebook import Rulebook, load_rulebook

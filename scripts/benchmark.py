@@ -47,9 +47,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.batch import run_batch  # noqa: E402
-from engine.generate import generate  # noqa: E402
-from engine.store import ResultStore, read_rows  # noqa: E402
+from engine.frontends.batch import run_batch  # noqa: E402
+from engine.input.generate import generate  # noqa: E402
+from engine.output.store import ResultStore, read_rows  # noqa: E402
 
 # ---------------------------------------------------------------------------------
 # The floor: the listing conditions written by hand, for comparison only. It is meant to be the
@@ -105,7 +105,7 @@ def floor_schema():
     """The keys each section of a case file may have, and the attestation names the rules know
     (read once, before timing: the floor refuses what the engine refuses)."""
     from engine import case as models
-    from engine.rulebook import load_rulebook
+    from engine.rules.rulebook import load_rulebook
 
     return {"case": _keys_of(models.Case), "issuer": _keys_of(models.Issuer),
             "evaluation": _keys_of(models.Evaluation), "units": _keys_of(models.Units),
@@ -357,7 +357,7 @@ def engine_in_child(files: list[str], out: Path, jobs: int) -> tuple[float, floa
 def cold_start(args: list[str], runs: int = 10) -> tuple[float, float]:
     """(min, median) wall milliseconds of a fresh `check-listing ARGS` process."""
     script = Path(sys.executable).parent / "check-listing"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "engine.frontends.cli"]
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -371,12 +371,12 @@ def cold_start(args: list[str], runs: int = 10) -> tuple[float, float]:
 def sheet_run(count: int, work: Path, jobs: list[int], seed: int) -> None:
     """The same valid cases as N YAML files and as one N-row workbook: cases/s of each, and the
     workbook's read time alone (the rows are read in the parent, evaluated in the workers)."""
-    from engine.batch import expand_sheets
-    from engine.case import load_case
-    from engine.errors import InputError
-    from engine.rulebook import load_rulebook
-    from engine.sheetrules import vocabulary
-    from engine.sheets import cases_to_sheet, read_sheet
+    from engine.frontends.batch import expand_sheets
+    from engine.input.case import load_case
+    from engine.common.errors import InputError
+    from engine.rules.rulebook import load_rulebook
+    from engine.rules.sheetrules import vocabulary
+    from engine.input.sheets import cases_to_sheet, read_sheet
 
     files, cases = [], []
     for path in generate(count, work / f"sheet-cases-{count}", seed=seed):

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", default=None, help="also judge under this date (adds the revision panel)")
     args = parser.parse_args(argv)
 
-    from engine.web import create_app
+    from engine.frontends.web import create_app
 
     base, stop = _tools().start_server(create_app())
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never a proxy

@@ -95,11 +95,11 @@ def check_page(browser: str, page: Path, expected: list[str], out_dir: Path) -> 
 def check_case(browser: str, case: Path, out_dir: Path) -> list[str]:
     """Write one case's HTML report and check it renders with its verdict and every rule."""
     page = out_dir / f"{case.stem}.html"
-    made = subprocess.run([sys.executable, "-m", "engine.cli", str(case), "--format", "html", "-o", str(page)],
+    made = subprocess.run([sys.executable, "-m", "engine.frontends.cli", str(case), "--format", "html", "-o", str(page)],
                           capture_output=True, text=True, cwd=ROOT, check=False)
     if made.returncode not in (0, 1, 3) or not page.exists():
         return [f"check-listing failed ({made.returncode}): {made.stderr.strip()}"]
-    report = json.loads(subprocess.run([sys.executable, "-m", "engine.cli", str(case), "--format", "json"],
+    report = json.loads(subprocess.run([sys.executable, "-m", "engine.frontends.cli", str(case), "--format", "json"],
                                        capture_output=True, text=True, cwd=ROOT, check=False).stdout)
     expected = [report["verdict"].replace("_", " ").upper()] + [rule["id"] for rule in report["rules"]]
     return check_page(browser, page, expected, out_dir)

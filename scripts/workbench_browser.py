@@ -60,7 +60,7 @@ def start_server(app: Any) -> tuple[str, Callable[[], None]]:
     """Serve `app` on a free 127.0.0.1 port in a thread; (base URL, stop)."""
     import uvicorn
 
-    from engine.web import listen
+    from engine.frontends.web import listen
 
     sock = listen("127.0.0.1", 0)  # connections queue from now on, before uvicorn accepts them
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
@@ -135,7 +135,7 @@ def set_price(driver, price: str) -> None:
 
 
 def screenshot(out: Path) -> int:
-    from engine.web import create_app
+    from engine.frontends.web import create_app
 
     reason = missing_tools()
     if reason:

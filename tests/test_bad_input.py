@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import main
-from engine.errors import EXIT_INPUT_ERROR, InputError
+from engine.frontends.cli import main
+from engine.common.errors import EXIT_INPUT_ERROR, InputError
 
 BAD_INPUT = Path(__file__).resolve().parent / "bad_input"
 FIXTURES = sorted(BAD_INPUT.glob("*.yaml"))
@@ -159,7 +159,7 @@ def test_python_tag_is_refused_and_runs_nothing(tmp_path: Path):
 
 def test_case_error_problems_carry_file_line_and_field():
     from engine import load_case_text
-    from engine.errors import CaseError
+    from engine.common.errors import CaseError
 
     path = BAD_INPUT / "negative_share_count.yaml"
     with pytest.raises(CaseError) as caught:
@@ -188,7 +188,7 @@ def test_period_forms_that_are_accepted(period, fiscal_year):
 def test_period_forms_that_are_refused(period):
     from conftest import case_yaml
     from engine import load_case_text
-    from engine.errors import CaseError
+    from engine.common.errors import CaseError
 
     financials = [{"period": period, "audited": True, "revenue": "1万元"}]
     with pytest.raises(CaseError) as caught:

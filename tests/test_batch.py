@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import CASES
-from engine.batch import discover, run_batch, run_rows
-from engine.cli import main
-from engine.errors import EXIT_BATCH_ERRORS
-from engine.generate import case_text, generate
-from engine.store import ResultStore, digest_of_files, read_rows, read_rule_rows
+from engine.frontends.batch import discover, run_batch, run_rows
+from engine.frontends.cli import main
+from engine.common.errors import EXIT_BATCH_ERRORS
+from engine.input.generate import case_text, generate
+from engine.output.store import ResultStore, digest_of_files, read_rows, read_rule_rows
 
 
 def invoke(*args):
@@ -191,7 +191,7 @@ def test_resume_digest_matches_stored_digest(mixed: Path, tmp_path: Path):
 
 
 def test_a_broken_rules_directory_is_reported_once_and_no_worker_reads_rules(tmp_path: Path, mixed: Path):
-    from engine.rulebook import bundled_rules_dir, load_rulebook
+    from engine.rules.rulebook import bundled_rules_dir, load_rulebook
 
     rules = tmp_path / "rules"
     shutil.copytree(bundled_rules_dir(), rules)

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from conftest import CASES, REPO
-from engine.batch import run_rows
-from engine.generate import generate
-from engine.store import ResultStore
+from engine.frontends.batch import run_rows
+from engine.input.generate import generate
+from engine.output.store import ResultStore
 
 GOLDEN = REPO / "tests" / "golden"
 SAMPLE_COUNT, SAMPLE_SEED = 300, 7
@@ -79,8 +79,8 @@ def test_results_without_explanations_decide_exactly_as_explained_ones(evaluator
     """A batch row's lean result (no comparisons, figures or break-even prices) has every rule's
     status, missing facts and fired durable rules of the full result; a report refuses it."""
     from engine import load_case
-    from engine.pricing import evaluate_priced
-    from engine.report import format_text
+    from engine.decide.pricing import evaluate_priced
+    from engine.output.report import format_text
 
     files = sorted(CASES.glob("*.yaml")) + generate(36, tmp_path, seed=SAMPLE_SEED)
     compared = 0

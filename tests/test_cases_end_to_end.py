@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import CASES
-from engine.cli import main
+from engine.frontends.cli import main
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from conftest import REPO
 
 PROBE = """
 import json, sys
-from engine.cli import main
+from engine.frontends.cli import main
 try:
     main({args!r})
 except SystemExit:
     pass
-names = ("pydantic", "durable_rules_engine", "engine.case", "engine.rulebook", "engine.evaluation", "difflib")
+names = ("pydantic", "durable_rules_engine", "engine.input.case", "engine.rules.rulebook", "engine.decide.evaluation", "difflib")
 print(json.dumps({{n: n in sys.modules for n in names}}))
 """
 
@@ -37,7 +37,7 @@ def test_version_and_help_load_no_models_and_no_durable(args):
 
 def test_schema_loads_the_case_model_alone():
     loaded = loaded_after("schema", "case")
-    assert loaded["engine.case"] and not loaded["durable_rules_engine"] and not loaded["engine.rulebook"]
+    assert loaded["engine.input.case"] and not loaded["durable_rules_engine"] and not loaded["engine.rules.rulebook"]
 
 
 def test_a_good_check_never_loads_difflib():

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from engine.facts import anniversary, full_years
+from engine.decide.facts import anniversary, full_years
 
 D = dt.date
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import Evaluator, load_case_text
-from engine.compiler import encode_number
-from engine.units import MONEY, Quantity
+from engine.decide.compiler import encode_number
+from engine.input.units import MONEY, Quantity
 
 from conftest import case_yaml
 
@@ -59,7 +59,7 @@ def _reference_encoding(value: Fraction, constants: list[Fraction]) -> str:
     """encode_number as first written: every constant compared exactly, no shortcut."""
     import math
 
-    from engine.compiler import DURABLE_MAGNITUDE, _positional_float
+    from engine.decide.compiler import DURABLE_MAGNITUDE, _positional_float
 
     bound = max([DURABLE_MAGNITUDE] + [abs(c) * 10 for c in constants])
     number = float(max(-bound, min(bound, value)))

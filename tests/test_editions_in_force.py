@@ -14,9 +14,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine.cli import main
-from engine.facts import add_months, months_elapsed, required_latest_year
-from engine.rulebook import bundled_rules_dir
+from engine.frontends.cli import main
+from engine.decide.facts import add_months, months_elapsed, required_latest_year
+from engine.rules.rulebook import bundled_rules_dir
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from engine.compiler import DURABLE_MAGNITUDE, _positional_float, encode_number
+from engine.decide.compiler import DURABLE_MAGNITUDE, _positional_float, encode_number
 
 SETTINGS = settings(max_examples=200, derandomize=True, database=None, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

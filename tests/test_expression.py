@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import RuleFileError, load_rulebook
-from engine.errors import ExpressionError
-from engine.expression import (BOOL, FUNCTIONS, MAX_DEPTH, MAX_EXPRESSION_LENGTH, TEXT, Binary, BoolOp, Call,
+from engine.common.errors import ExpressionError
+from engine.rules.expression import (BOOL, FUNCTIONS, MAX_DEPTH, MAX_EXPRESSION_LENGTH, TEXT, Binary, BoolOp, Call,
                                Compare, If, Literal, Name, Node, Unary, check, children, clean_source, names_in,
                                parse, quantity, tokenize, unparse)
-from engine.rulebook import bundled_rules_dir
-from engine.units import MONEY, PRICE, RATIO, SHARES, Quantity
+from engine.rules.rulebook import bundled_rules_dir
+from engine.input.units import MONEY, PRICE, RATIO, SHARES, Quantity
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 
@@ -584,7 +584,7 @@ def test_long_flat_sum_within_the_length_limit_is_checked_without_crashing(terms
 
 
 def _engine_sources() -> list[Path]:
-    files = sorted(ENGINE.glob("*.py"))
+    files = sorted(ENGINE.rglob("*.py"))
     assert files, ENGINE
     return files
 

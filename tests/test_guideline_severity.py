@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from conftest import case_yaml
 from engine import load_case_text
-from engine.report import format_json, format_text
-from engine.results import Status
+from engine.output.report import format_json, format_text
+from engine.decide.results import Status
 
 PRICED = {"evaluation": {"date": "2021-06-30", "stage": "pricing"},
           "offering": {"shares_before_issue": "30000万股", "new_shares": "10000万股", "issue_price": "20元/股",

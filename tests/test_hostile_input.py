@@ -25,11 +25,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import CASES, REPO, case_yaml
-from engine.batch import MAX_JOBS, effective_jobs
-from engine.cli import main
-from engine.errors import EXIT_BATCH_ERRORS, EXIT_INPUT_ERROR, EXIT_NOT_ELIGIBLE
-from engine.sanitize import MAX_CELL_CHARS, escape
-from engine.store import read_rows
+from engine.frontends.batch import MAX_JOBS, effective_jobs
+from engine.frontends.cli import main
+from engine.common.errors import EXIT_BATCH_ERRORS, EXIT_INPUT_ERROR, EXIT_NOT_ELIGIBLE
+from engine.common.sanitize import MAX_CELL_CHARS, escape
+from engine.output.store import read_rows
 
 MEMORY_LIMIT = 1 << 30  # 1 GiB of address space: a run reading /dev/zero exceeds it in seconds
 TIMEOUT = 120  # seconds; a hang fails as subprocess.TimeoutExpired
@@ -41,7 +41,7 @@ def _bounded() -> None:
 
 def cli(*args, cwd: Path = REPO, stdout=subprocess.PIPE, **options) -> subprocess.CompletedProcess:
     """`check-listing ARGS` in a subprocess, bounded in time and memory."""
-    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], cwd=cwd, stdout=stdout,
+    return subprocess.run([sys.executable, "-m", "engine.frontends.cli", *map(str, args)], cwd=cwd, stdout=stdout,
                           stderr=subprocess.PIPE, text=True, timeout=TIMEOUT, preexec_fn=_bounded,
                           env={**os.environ, "PYTHONPATH": str(REPO)}, **options)
 
@@ -305,7 +305,7 @@ def test_a_resumed_output_is_the_fresh_one(mixed_folder, tmp_path, suffix):
     assert batch(mixed_folder, "--out", fresh, "-j", "1").exit_code == EXIT_BATCH_ERRORS
     if suffix == "sqlite":
         assert list(read_rows(resumed)) == list(read_rows(fresh))
-        from engine.store import read_rule_rows
+        from engine.output.store import read_rule_rows
 
         assert read_rule_rows(resumed) == read_rule_rows(fresh)
     else:
@@ -330,7 +330,7 @@ def start_batch(cases: Path, out: Path, ignore_sigint: bool = False) -> subproce
         if ignore_sigint:  # as a shell script's background job starts: SIGINT ignored
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "batch", str(cases), "--out", str(out), "-j", "2"],
+    return subprocess.Popen([sys.executable, "-m", "engine.frontends.cli", "batch", str(cases), "--out", str(out), "-j", "2"],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=setup, env={**os.environ, "PYTHONPATH": str(REPO)})
 
@@ -494,7 +494,7 @@ def test_readme_case_example_loads(tmp_path):
 def test_durable_rules_that_cannot_be_imported_is_a_clean_error():
     script = ("import sys; sys.modules['durable_rules_engine'] = None  # as on Python 3.13\n"
               "sys.argv = ['check-listing', 'cases/qingcloud-filing.yaml']\n"
-              "from engine.cli import main; main()")
+              "from engine.frontends.cli import main; main()")
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
                             timeout=TIMEOUT, preexec_fn=_bounded)
     assert_one_clean_error(result, "durable_rules cannot be imported", "Python 3.11 or 3.12")

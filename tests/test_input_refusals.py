@@ -10,7 +10,7 @@ import pytest
 
 from conftest import case_yaml
 from engine import load_case_text
-from engine.errors import CaseError
+from engine.common.errors import CaseError
 
 
 def _problem(**overrides):
@@ -80,7 +80,7 @@ def test_implausible_figures_are_warned_with_their_place():
 def test_the_cli_prints_warnings_to_stderr(tmp_path):
     from click.testing import CliRunner
 
-    from engine.cli import main
+    from engine.frontends.cli import main
 
     path = tmp_path / "c.yaml"
     path.write_text(case_yaml(offering={"shares_before_issue": "0股"}), encoding="utf-8")

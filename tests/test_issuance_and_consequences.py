@@ -8,7 +8,7 @@ import json
 from click.testing import CliRunner
 
 from conftest import CASES
-from engine.cli import main
+from engine.frontends.cli import main
 
 QINGCLOUD = CASES / "qingcloud-filing.yaml"
 JUDGMENTS = ("organization_sound", "audit_opinion_unqualified", "internal_control_effective", "independent_operation",

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from conftest import CASES
 from engine import load_case
-from engine.cli import main
-from engine.pricing import at_price, break_even_prices, evaluate_priced, price_steps
-from engine.results import Status
+from engine.frontends.cli import main
+from engine.decide.pricing import at_price, break_even_prices, evaluate_priced, price_steps
+from engine.decide.results import Status
 
 QINGCLOUD = CASES / "qingcloud-pricing.yaml"
 SHARES_AFTER = 47_462_175
@@ -80,7 +80,7 @@ def test_break_even_follows_the_rules_thresholds(evaluator, rulebook):
     loaded = load_case(QINGCLOUD)
     rule = rulebook.rules["listing.2.1.2.4"]
     version = rule.version_on(loaded.case.evaluation.date)
-    from engine.expression import parse
+    from engine.rules.expression import parse
 
     altered = type(version)(version.effective_from, version.effective_to, version.citation, version.applies_when,
                             version.applies_when_text, parse("market_cap >= 31亿元 and latest(revenue) >= 3亿元"),
@@ -158,7 +158,7 @@ def test_price_sweep_bad_case_file_is_exit_2(tmp_path):
 
 
 def _priced_cases(tmp_path):
-    from engine.generate import generate
+    from engine.input.generate import generate
 
     loaded = []
     for path in sorted(CASES.glob("*.yaml")) + generate(120, tmp_path, seed=3):
@@ -174,7 +174,7 @@ def _priced_cases(tmp_path):
 def test_break_even_in_closed_form_needs_at_most_three_exact_evaluations(evaluator, tmp_path, monkeypatch):
     """Counted at the one function every break-even evaluation goes through; and the closed form
     finds exactly what bisection over every fen finds."""
-    import engine.pricing as pricing
+    import engine.decide.pricing as pricing
 
     cases = _priced_cases(tmp_path)
     assert len(cases) >= 20
@@ -200,8 +200,8 @@ def test_break_even_in_closed_form_needs_at_most_three_exact_evaluations(evaluat
 def test_a_rule_the_closed_form_cannot_read_falls_back_to_bisection(evaluator):
     """A linear figure gets the candidate (market_cap + market_cap is still price × 2 × shares);
     an affine one, or a comparison under `not`, gets none, and bisection finds the same fen."""
-    from engine.expression import parse
-    from engine.pricing import _break_even, _closed_form_candidate, _PricedFacts
+    from engine.rules.expression import parse
+    from engine.decide.pricing import _break_even, _closed_form_candidate, _PricedFacts
 
     loaded = load_case(QINGCLOUD)
     priced = _PricedFacts(evaluator, loaded, loaded.case.evaluation.date)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine import load_case
-from engine.report import format_html, format_json
+from engine.output.report import format_html, format_json
 
 ROOT = Path(__file__).resolve().parent.parent
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "wbr", "source", "track", "embed"}

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from engine import RuleFileError, load_rulebook
-from engine.citations import check_quotes
-from engine.compiler import compile_rulebook
-from engine.rulebook import bundled_rules_dir
+from engine.rules.citations import check_quotes
+from engine.decide.compiler import compile_rulebook
+from engine.rules.rulebook import bundled_rules_dir
 
 ARTICLE = "listing-rules/2.1.1.yaml"
 
@@ -173,7 +173,7 @@ def test_loading_is_deterministic_and_hash_tracks_content(rules_copy):
 def test_rules_lint_command_lists_every_problem_with_file_and_line(rules_copy):
     from click.testing import CliRunner
 
-    from engine.cli import main
+    from engine.frontends.cli import main
 
     article = edit(rules_copy, ARTICLE, "post_issue_share_capital >= 3000万元", "post_issue_share_capital >= 3000万股")
     figures = edit(rules_copy, "figures.yaml", "expr: new_shares + first(existing_shares_offered, 0股)",
@@ -195,7 +195,7 @@ def test_rules_lint_command_lists_every_problem_with_file_and_line(rules_copy):
 def test_rules_lint_reports_altered_quotes(rules_copy):
     from click.testing import CliRunner
 
-    from engine.cli import main
+    from engine.frontends.cli import main
 
     edit(rules_copy, ARTICLE, "quote: （二）发行后股本总额不低于人民币3000万元；", "quote: （二）发行后股本总额不少于人民币3000万元；")
     result = CliRunner().invoke(main, ["rules", "lint", str(rules_copy)])

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from engine import Evaluator, InputError, load_rulebook
-from engine.cli import main
-from engine.ruletests import coverage, coverage_percent, load_rule_tests, run_rule_tests
+from engine.frontends.cli import main
+from engine.frontends.ruletests import coverage, coverage_percent, load_rule_tests, run_rule_tests
 
 RULEBOOK = load_rulebook()
 TESTS = load_rule_tests(RULEBOOK)

@@ -4,7 +4,7 @@ report says no standard is chosen and lists the standards that hold with their m
 
 from __future__ import annotations
 
-from engine.results import Status
+from engine.decide.results import Status
 
 
 def _rule(result, rule_id):
@@ -43,7 +43,7 @@ def test_none_holding_and_one_open_is_undetermined(evaluate):
 def test_text_report_says_screening(evaluator):
     from conftest import CASES
     from engine import load_case
-    from engine.report import format_text
+    from engine.output.report import format_text
 
     text = format_text(evaluator.evaluate(load_case(CASES / "qingcloud-screening.yaml")))
     assert "Chosen standard: none (screening" in text
@@ -55,7 +55,7 @@ def test_at_pricing_screening_gives_every_break_even_and_the_abort_reads_any_sta
     fires only when no standard holds at the price (1元 × 1亿 shares = 1亿元 < every floor)."""
     from conftest import case_yaml
     from engine import load_case_text
-    from engine.pricing import evaluate_priced
+    from engine.decide.pricing import evaluate_priced
 
     priced = {"evaluation": {"date": "2021-06-30", "stage": "pricing"}, "chosen_standard": None}
     ok = evaluate_priced(evaluator, load_case_text(case_yaml(**priced, offering={

@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import CASES, REPO
-from engine.case import load_case
-from engine.cli import main
-from engine.errors import EXIT_BATCH_ERRORS, CaseError
-from engine.sheetrules import vocabulary
-from engine.sheets import COLUMNS, CellError, column_reference, exact_number, read_sheet, reference_markdown
-from engine.store import read_rows
+from engine.input.case import load_case
+from engine.frontends.cli import main
+from engine.common.errors import EXIT_BATCH_ERRORS, CaseError
+from engine.rules.sheetrules import vocabulary
+from engine.input.sheets import COLUMNS, CellError, column_reference, exact_number, read_sheet, reference_markdown
+from engine.output.store import read_rows
 
 YAML_CASES = sorted(CASES.glob("*.yaml"))
 
@@ -262,7 +262,7 @@ def test_unreadable_sheet_is_one_error_row(tmp_path: Path):
 
 
 def test_text_is_never_a_formula_in_written_workbooks(tmp_path: Path):
-    from engine.store import CaseRow, ResultStore
+    from engine.output.store import CaseRow, ResultStore
 
     with ResultStore(tmp_path / "r.xlsx") as store:
         store.add(CaseRow(file="=HYPERLINK(1)", sha256="x", error="=1+1"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.units import (DIM_BY_NAME, MONEY, PRICE, RATIO, SHARES, UNITS, Dim, Quantity, UnitError, canonical_text,
+from engine.input.units import (DIM_BY_NAME, MONEY, PRICE, RATIO, SHARES, UNITS, Dim, Quantity, UnitError, canonical_text,
                           decimal_text, format_quantity, from_number, parse_amount)
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
@@ -255,7 +255,7 @@ def test_values_are_fractions_after_every_operation():
 
 def test_units_module_uses_no_float():
     """No float literal and no float() call anywhere in units.py."""
-    tree = ast.parse((ENGINE / "units.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ENGINE / "input" / "units.py").read_text(encoding="utf-8"))
     floats = [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, float)]
     calls = [n for n in ast.walk(tree)
              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "float"]

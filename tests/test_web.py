@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from engine import load_case_text
-from engine.cli import main
-from engine.pricing import at_price, break_even_prices, evaluate_priced
-from engine.report import format_html, format_json
-from engine.revision import case_impacts, changed_rules
-from engine.web import create_app, is_loopback
+from engine.frontends.cli import main
+from engine.decide.pricing import at_price, break_even_prices, evaluate_priced
+from engine.output.report import format_html, format_json
+from engine.decide.revision import case_impacts, changed_rules
+from engine.frontends.web import create_app, is_loopback
 
 ROOT = Path(__file__).resolve().parent.parent
 PRICING = (ROOT / "cases" / "qingcloud-pricing.yaml").read_text(encoding="utf-8")
@@ -261,7 +261,7 @@ def test_is_loopback():
 
 
 def test_serve_binds_loopback_and_needs_a_flag_for_anything_else(monkeypatch):
-    import engine.web
+    import engine.frontends.web
 
     calls = []
 
@@ -269,8 +269,8 @@ def test_serve_binds_loopback_and_needs_a_flag_for_anything_else(monkeypatch):
         calls.append(sock.getsockname())
         sock.close()
 
-    monkeypatch.setattr(engine.web, "serve", record)
-    real_listen = engine.web.listen
+    monkeypatch.setattr(engine.frontends.web, "serve", record)
+    real_listen = engine.frontends.web.listen
     runner = CliRunner()
     ok = runner.invoke(main, ["serve", "--port", "0"])
     assert ok.exit_code == 0 and calls[-1][0] == "127.0.0.1" and calls[-1][1] > 0
@@ -278,16 +278,16 @@ def test_serve_binds_loopback_and_needs_a_flag_for_anything_else(monkeypatch):
     refused = runner.invoke(main, ["serve", "--host", "0.0.0.0"])
     assert refused.exit_code == 2 and "--allow-remote" in refused.output and len(calls) == 1
     asked = []  # the test binds loopback only: the address asked for is recorded, a loopback socket served
-    monkeypatch.setattr(engine.web, "listen", lambda host, port: asked.append(host) or real_listen("127.0.0.1", 0))
+    monkeypatch.setattr(engine.frontends.web, "listen", lambda host, port: asked.append(host) or real_listen("127.0.0.1", 0))
     remote = runner.invoke(main, ["serve", "--host", "0.0.0.0", "--allow-remote"])
     assert remote.exit_code == 0 and "warning: binding 0.0.0.0" in remote.output and asked == ["0.0.0.0"]
 
 
 def test_serve_on_a_port_in_use_is_a_usage_error(monkeypatch):
-    import engine.web
+    import engine.frontends.web
 
-    monkeypatch.setattr(engine.web, "serve", lambda app, sock: pytest.fail("served on a taken port"))
-    taken = engine.web.listen("127.0.0.1", 0)
+    monkeypatch.setattr(engine.frontends.web, "serve", lambda app, sock: pytest.fail("served on a taken port"))
+    taken = engine.frontends.web.listen("127.0.0.1", 0)
     try:
         port = taken.getsockname()[1]
         result = CliRunner().invoke(main, ["serve", "--port", str(port)])
@@ -318,7 +318,7 @@ def test_check_listing_serve_answers_on_loopback():
     import sys
     import urllib.request
 
-    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", "0"], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "engine.frontends.cli", "serve", "--port", "0"], cwd=ROOT,
                                stderr=subprocess.PIPE, text=True)
     try:
         ready, _, _ = select.select([process.stderr], [], [], 60)

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(tools.missing_tools() is not None, reason=str(to
 
 @pytest.fixture(scope="module")
 def browser(rulebook):
-    from engine.web import create_app
+    from engine.frontends.web import create_app
 
     base, stop = tools.start_server(create_app(rulebook=rulebook))
     driver = tools.chrome()

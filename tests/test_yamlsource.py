@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InputError, Problem
-from engine.yamlsource import MAX_DEPTH, MAX_FILE_BYTES, SourceMap, dotted, load_file, load_text
+from engine.common.errors import InputError, Problem
+from engine.input.yamlsource import MAX_DEPTH, MAX_FILE_BYTES, SourceMap, dotted, load_file, load_text
 
 
 def refusal(text: str, filename: str = "case.yaml") -> list[Problem]:
@@ -387,7 +387,7 @@ def test_columns_count_characters_not_bytes():
 
 def test_loading_keeps_no_node_alive():
     """The scalar constructor is shared; it must not memoise nodes across files (a batch leak)."""
-    from engine.yamlsource import _Builder
+    from engine.input.yamlsource import _Builder
 
     for i in range(50):
         load_text(f"count: {i}\nflag: true\nnothing: null\nday: 2021-03-{i % 28 + 1:02d}\n", f"f{i}.yaml")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from .rulebook import Citation
-from .units import Quantity
+from ..input.units import Quantity
+from ..rules.rulebook import Citation
 
 
 class Status(str, Enum):

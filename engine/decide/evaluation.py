@@ -24,15 +24,15 @@ from typing import Any
 
 import durable_rules_engine
 
-from .case import CaseFacts, LoadedCase, case_facts
+from ..common.errors import CaseError, InternalError, Problem
+from ..input.case import CaseFacts, LoadedCase, case_facts
+from ..input.units import UNITS, Quantity, display_unit_for
+from ..rules.expression import NEGATED, SYMBOL, BoolOp, Compare, If, Literal, Name, Node, Unary, YearRef, children, rebuild, unparse
+from ..rules.rulebook import Rule, Rulebook, RuleVersion
 from .compiler import CompiledRule, CompiledRulebook, compile_rulebook
-from .errors import CaseError, InternalError, Problem
-from .expression import NEGATED, SYMBOL, BoolOp, Compare, If, Literal, Name, Node, Unary, YearRef, children, rebuild, unparse
 from .facts import FactEnvironment, Missing, compare, required_latest_year
 from .results import (NOT_COUNTED, Attested, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status,
                       Verdict)
-from .rulebook import Rule, Rulebook, RuleVersion
-from .units import UNITS, Quantity, display_unit_for
 
 _ENGINE_IDS = itertools.count(1)
 

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import InputError, Problem
+from ..common.errors import InputError, Problem
+from ..common.safeio import partial_path, read_regular_file, remove_stale_partials
+from ..common.sanitize import MAX_CELL_CHARS, clip, escape
+from ..decide.results import CaseResult, RuleResult
+from ..input.yamlsource import MAX_FILE_BYTES
 from .report import exit_code, format_margin
-from .results import CaseResult, RuleResult
-from .safeio import partial_path, read_regular_file, remove_stale_partials
-from .sanitize import MAX_CELL_CHARS, clip, escape
-from .yamlsource import MAX_FILE_BYTES
 from .xlsxstore import XlsxResults, read_case_records
 
 COLUMNS = ("file", "case_id", "sha256", "verdict", "exit_code", "stage", "chosen_standard", "standards_holding",

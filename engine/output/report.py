@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import EXIT_ELIGIBLE, EXIT_NOT_ELIGIBLE, EXIT_UNDETERMINED
-from .expression import SYMBOL
-from .results import (NOT_COUNTED, BreakEven, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status,
-                      Verdict)
-from .sanitize import escape as escape_echoed
-from .units import RATIO, UNITS, Quantity, canonical_text, display_unit_for, fen_text, format_quantity
+from ..common.errors import EXIT_ELIGIBLE, EXIT_NOT_ELIGIBLE, EXIT_UNDETERMINED
+from ..common.sanitize import escape as escape_echoed
+from ..decide.results import (NOT_COUNTED, BreakEven, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status,
+                              Verdict)
+from ..input.units import RATIO, UNITS, Quantity, canonical_text, display_unit_for, fen_text, format_quantity
+from ..rules.expression import SYMBOL
 
 EXIT_CODES = {Verdict.eligible: EXIT_ELIGIBLE, Verdict.not_eligible: EXIT_NOT_ELIGIBLE,
               Verdict.undetermined: EXIT_UNDETERMINED}

@@ -24,13 +24,13 @@ from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
-from .case import LoadedCase, Stage, case_facts
+from ..input.case import LoadedCase, Stage, case_facts
+from ..input.units import PRICE, Quantity
+from ..rules.expression import BoolOp, Call, Compare, Node, children, names_in
+from ..rules.rulebook import Rule, Rulebook, RuleVersion
 from .evaluation import Evaluator, exact_status
-from .expression import BoolOp, Call, Compare, Node, children, names_in
 from .facts import FactEnvironment, Missing
 from .results import BreakEven, CaseResult, Status, Verdict
-from .rulebook import Rule, Rulebook, RuleVersion
-from .units import PRICE, Quantity
 
 FEN = Fraction(1, 100)
 PRICE_FACT = "issue_price"

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import click
 
-from .errors import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, InputError, InternalError, Problem
-from .safeio import output_target, write_atomically
-from .sanitize import escape
+from ..common.errors import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, InputError, InternalError, Problem
+from ..common.safeio import output_target, write_atomically
+from ..common.sanitize import escape
 
 # The engine's models use no pydantic plugin; scanning every installed package's metadata for one
 # costs a cold start ~10 ms. A user who wants plugins sets the variable themselves.
@@ -65,7 +65,7 @@ class _DefaultToCheck(click.Group):
         return super().parse_args(ctx, args)
 
     def main(self, *args, **kwargs):  # noqa: D102 - every command's way out: interrupts, imports, stdout
-        from .interrupts import SIGNALS, Interrupted, handle_interrupts
+        from ..common.interrupts import SIGNALS, Interrupted, handle_interrupts
 
         previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
         handle_interrupts()
@@ -129,11 +129,11 @@ rules_option = click.option("--rules", "rules_dir", type=click.Path(file_okay=Fa
 def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Path | None, verbose: bool,
           require: tuple[str, ...], rules_dir: Path | None) -> None:
     """Check one issuer's case file against the rules in force on its date."""
-    from .case import load_case
-    from .evaluation import Evaluator
-    from .pricing import evaluate_priced
-    from .report import FORMATTERS, exit_code, format_text
-    from .rulebook import load_rulebook
+    from ..decide.evaluation import Evaluator
+    from ..decide.pricing import evaluate_priced
+    from ..input.case import load_case
+    from ..output.report import FORMATTERS, exit_code, format_text
+    from ..rules.rulebook import load_rulebook
 
     with _input_errors():
         if output:
@@ -173,11 +173,11 @@ def _decimal(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
 def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_format: str,
           as_of: dt.date | None, rules_dir: Path | None) -> None:
     """Sweep issue prices: at each, the market cap, the standards that hold, and whether issuance aborts."""
-    from .case import load_case
-    from .evaluation import Evaluator
-    from .pricing import aborts, price_steps, sweep
-    from .report import sweep_json, sweep_text
-    from .rulebook import load_rulebook
+    from ..decide.evaluation import Evaluator
+    from ..decide.pricing import aborts, price_steps, sweep
+    from ..input.case import load_case
+    from ..output.report import sweep_json, sweep_text
+    from ..rules.rulebook import load_rulebook
 
     try:
         prices = price_steps(start, stop, step)
@@ -212,9 +212,9 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
 
     from rich.console import Console
 
+    from ..common.errors import EXIT_BATCH_ERRORS
+    from ..output.store import ResultStore, sink_kind
     from .batch import digests, discover, expand_sheets
-    from .errors import EXIT_BATCH_ERRORS
-    from .store import ResultStore, sink_kind
 
     if resume and out is None:
         raise click.UsageError("--resume needs --out")
@@ -233,7 +233,7 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
     with _input_errors():
         if out is not None:  # not a device, FIFO or directory, not one of the cases or paths given
             out = output_target(out, files + [Path(p) for p in paths])
-        from .rulebook import load_rulebook
+        from ..rules.rulebook import load_rulebook
 
         rulebook = load_rulebook(_rules(rules_dir))  # a broken rule set is reported once, before any worker starts
     target = out or Path(tempfile.mkdtemp(prefix="check-listing-batch-")) / "results.jsonl"
@@ -305,9 +305,9 @@ def template(path: Path, rules_dir: Path | None) -> None:
     """Write an issuers sheet to fill in (.xlsx or .csv): the header row and QingCloud's filing as an
     example row; a workbook also validates the stage, standard and yes/no columns and describes
     every column on a second sheet."""
-    from .case import load_case
-    from .sheetrules import vocabulary
-    from .sheets import bundled_example, write_template
+    from ..input.case import load_case
+    from ..input.sheets import bundled_example, write_template
+    from ..rules.sheetrules import vocabulary
 
     _sheet_path(path)
     with _input_errors():
@@ -326,11 +326,11 @@ def convert(sources: tuple[str, ...], target: Path, rules_dir: Path | None) -> N
 
     Nothing is written unless every row (every case file) is valid; the problems are listed with
     their cells (lines)."""
+    from ..common.errors import CaseError
+    from ..input.case import load_case
+    from ..input.sheets import cases_to_sheet, is_sheet, sheet_to_cases
+    from ..rules.sheetrules import vocabulary
     from .batch import discover
-    from .case import load_case
-    from .errors import CaseError
-    from .sheetrules import vocabulary
-    from .sheets import cases_to_sheet, is_sheet, sheet_to_cases
 
     try:
         files = discover(sources)
@@ -364,7 +364,7 @@ def _sheet_path(path: Path) -> None:
 
 
 def _rulebook(rules_dir: Path | None):
-    from .rulebook import load_rulebook
+    from ..rules.rulebook import load_rulebook
 
     return load_rulebook(rules_dir)
 
@@ -375,7 +375,7 @@ def _rulebook(rules_dir: Path | None):
 @click.option("--seed", type=int, default=0, show_default=True, help="The same seed gives the same files.")
 def generate(count: int, directory: Path, seed: int) -> None:
     """Write COUNT reproducible synthetic case files into DIRECTORY (all standards, stages, edge cases, some bad)."""
-    from .generate import generate as write_cases
+    from ..input.generate import generate as write_cases
 
     write_cases(count, directory, seed=seed)
     click.echo(f"{count} case files in {directory} (seed {seed})")
@@ -386,11 +386,11 @@ def generate(count: int, directory: Path, seed: int) -> None:
 def schema(kind: str) -> None:
     """Print the JSON Schema of case files or rule files."""
     if kind == "case":
-        from .case import case_json_schema
+        from ..input.case import case_json_schema
 
         data = case_json_schema()
     else:
-        from .rulebook import rule_file_json_schema
+        from ..rules.rulebook import rule_file_json_schema
 
         data = rule_file_json_schema()
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True))
@@ -405,10 +405,10 @@ def rules() -> None:
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 def lint(directory: Path | None) -> None:
     """Check every rule file; list every problem with its file, line and rule id."""
-    from .citations import check_quotes
-    from .compiler import compile_rulebook
-    from .errors import RuleFileError
-    from .rulebook import load_rulebook
+    from ..common.errors import RuleFileError
+    from ..decide.compiler import compile_rulebook
+    from ..rules.citations import check_quotes
+    from ..rules.rulebook import load_rulebook
 
     with _input_errors():
         rulebook = load_rulebook(_rules(directory))
@@ -429,8 +429,8 @@ def lint(directory: Path | None) -> None:
               help="Exit 1 when coverage is below this percentage.")
 def test_rules(directory: Path | None, show_coverage: bool, fail_under: float | None) -> None:
     """Run the YAML rule tests (*.test.yaml beside the rules); exit 1 if any fails."""
-    from .evaluation import Evaluator
-    from .rulebook import load_rulebook
+    from ..decide.evaluation import Evaluator
+    from ..rules.rulebook import load_rulebook
     from .ruletests import coverage, coverage_percent, format_coverage, format_outcomes, load_rule_tests, \
         run_rule_tests
 
@@ -458,8 +458,8 @@ def test_rules(directory: Path | None, show_coverage: bool, fail_under: float | 
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def editions_command(directory: Path | None, as_of: dt.date | None, output_format: str) -> None:
     """Per instrument, its editions (document number, date) and, per rule version, how its text is known."""
-    from .editions import editions, editions_json, format_editions
-    from .rulebook import load_rulebook
+    from ..rules.editions import editions, editions_json, format_editions
+    from ..rules.rulebook import load_rulebook
 
     with _input_errors():
         rulebook = load_rulebook(_rules(directory))
@@ -481,10 +481,10 @@ def diff_rules(cases: tuple[Path, ...], old_date: dt.date | None, new_date: dt.d
 
     Exit 0 when no verdict changes, 1 when some do.
     """
-    from .case import load_case
-    from .evaluation import Evaluator
-    from .revision import case_impacts, case_paths, changed_rules, format_diff
-    from .rulebook import load_rulebook
+    from ..decide.evaluation import Evaluator
+    from ..decide.revision import case_impacts, case_paths, changed_rules, format_diff
+    from ..input.case import load_case
+    from ..rules.rulebook import load_rulebook
 
     if old_date is None and new_date is None and old_rules is None and new_rules is None:
         raise click.UsageError("give --old/--new dates, --old-rules/--new-rules directories, or both")
@@ -550,7 +550,7 @@ class _input_errors:
 def _rules(directory: Path | None) -> Path:
     """The rules directory to load: as given; else, inside a checkout, its `rules/` (said on standard
     error when they differ from the installed copy); else the bundled rules."""
-    from .checkout import default_rules_dir
+    from ..rules.checkout import default_rules_dir
 
     if directory is not None:
         return directory

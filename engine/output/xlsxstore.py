@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .sheets import column_letter, set_value, workbook_bytes
+from ..input.sheets import column_letter, set_value, workbook_bytes
 
 MAX_ROWS = 1_048_576  # Excel's rows per sheet, header included
 VERDICT_FILL = {"eligible": "C6EFCE", "not_eligible": "FFC7CE", "undetermined": "FFEB9C", "error": "D9D9D9",

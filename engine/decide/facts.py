@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Union
 
-from .case import INPUT_FACTS, CaseFacts
-from .expression import BoolOp, Binary, Call, Compare, If, Literal, Name, Node, Unary, YearRef
-from .rulebook import Rulebook
-from .units import RATIO, Quantity
+from ..input.case import INPUT_FACTS, CaseFacts
+from ..input.units import RATIO, Quantity
+from ..rules.expression import BoolOp, Binary, Call, Compare, If, Literal, Name, Node, Unary, YearRef
+from ..rules.rulebook import Rulebook
 
 
 @dataclass(frozen=True)
@@ -318,6 +318,6 @@ def _ordinal(k: int) -> str:
 
 
 def _describe(node: Node) -> str:
-    from .expression import unparse
+    from ..rules.expression import unparse
 
     return unparse(node)

@@ -22,17 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .case import load_case_text
-from .compiler import CompiledRulebook, compile_rulebook
-from .errors import CaseError, InputError, Problem
-from .evaluation import Evaluator
-from .interrupts import held, in_worker
-from .pricing import evaluate_priced
-from .rulebook import Rulebook, load_rulebook
-from .sheets import SheetRow, is_sheet, read_sheet
-from .safeio import read_regular_file
-from .store import CaseRow, row_of_error, row_of_result
-from .yamlsource import MAX_FILE_BYTES
+from ..common.errors import CaseError, InputError, Problem
+from ..common.interrupts import held, in_worker
+from ..common.safeio import read_regular_file
+from ..decide.compiler import CompiledRulebook, compile_rulebook
+from ..decide.evaluation import Evaluator
+from ..decide.pricing import evaluate_priced
+from ..input.case import load_case_text
+from ..input.sheets import SheetRow, is_sheet, read_sheet
+from ..input.yamlsource import MAX_FILE_BYTES
+from ..output.store import CaseRow, row_of_error, row_of_result
+from ..rules.rulebook import Rulebook, load_rulebook
 
 CASE_SUFFIXES = (".yaml", ".yml")
 

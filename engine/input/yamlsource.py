@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError, Problem
-from .safeio import read_regular_file
+from ..common.errors import InputError, Problem
+from ..common.safeio import read_regular_file
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 32

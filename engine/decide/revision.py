@@ -11,10 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from .case import LoadedCase
+from ..input.case import LoadedCase
+from ..rules.rulebook import Rule, Rulebook, RuleVersion
 from .evaluation import Evaluator
 from .results import CaseResult
-from .rulebook import Rule, Rulebook, RuleVersion
 
 
 @dataclass(frozen=True)

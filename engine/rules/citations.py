@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import Problem
+from ..common.errors import Problem
 from .rulebook import Rulebook
 
 

@@ -45,9 +45,10 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from pydantic import BaseModel
 
+from ..common.bundled import bundled_dir, expected_place
+from ..common.errors import CaseError, InputError, Problem
 from .case import (_CURRENCIES, AmountOf, Attestation, Case, Evidence, FinancialPeriod, ForeignParValue, INPUT_FACTS,
                    LoadedCase, Stage, _validate)
-from .errors import CaseError, InputError, Problem
 from .units import UNITS, Dim, Quantity, decimal_text, normalize_text
 from .yamlsource import Document, Path_, SourceMap, dotted
 
@@ -847,12 +848,11 @@ def sheet_rows_of_cases(cases: list[Case], vocabulary: Vocabulary, numbers: bool
 
 
 def bundled_example() -> Path:
-    """QingCloud's filing (the template's example row): `engine/cases` in a wheel, `cases/` in a checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "cases", here.parent / "cases"):
-        if (candidate / "qingcloud-filing.yaml").is_file():
-            return candidate / "qingcloud-filing.yaml"
-    raise InputError([Problem("the bundled example case is missing", file=str(here / "cases"))])
+    """QingCloud's filing (the template's example row): `engine/bundled_cases` in a wheel, `cases/` in a checkout."""
+    found = bundled_dir("cases", "qingcloud-filing.yaml")
+    if found is None:
+        raise InputError([Problem("the bundled example case is missing", file=expected_place("cases"))])
+    return found / "qingcloud-filing.yaml"
 
 
 def write_template(path: Path, example: Case, vocabulary: Vocabulary) -> None:

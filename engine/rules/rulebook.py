@@ -23,13 +23,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .case import INPUT_FACTS, Stage, normalize_standard, problems_from_validation
-from .errors import ExpressionError, Problem, RuleFileError
+from ..common.bundled import bundled_dir, expected_place
+from ..common.errors import ExpressionError, Problem, RuleFileError
+from ..input.case import INPUT_FACTS, Stage, normalize_standard, problems_from_validation
+from ..input.units import DIM_BY_NAME, Quantity
+from ..input.yamlsource import SourceMap, dotted, load_file
 from .expression import (BOOL, YEAR_FUNCTIONS, Call, Compare, Name, Node, Type, check, children, clean_source, names_in,
                          parse, quantity)
 from .expression import Literal as LiteralNode
-from .units import DIM_BY_NAME, Quantity
-from .yamlsource import SourceMap, dotted, load_file
 
 # ---------------------------------------------------------------------------------
 # File models (what a rule author writes)
@@ -341,12 +342,11 @@ def _vocabulary_type(name: str, figures: dict[str, Figure], attestations: dict[s
 
 
 def bundled_rules_dir() -> Path:
-    """The bundled rules: `engine/rules` in an installed wheel, the checkout's `rules/` otherwise."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "rules", here.parent / "rules"):
-        if (candidate / "rulebook.yaml").is_file():
-            return candidate
-    raise RuleFileError([Problem("bundled rules not found; pass --rules DIR", file=str(here / "rules"))])
+    """The bundled rules: `engine/bundled_rules` in an installed wheel, the checkout's `rules/` otherwise."""
+    found = bundled_dir("rules", "rulebook.yaml")
+    if found is None:
+        raise RuleFileError([Problem("bundled rules not found; pass --rules DIR", file=expected_place("rules"))])
+    return found
 
 
 def load_rulebook(directory: str | Path | None = None) -> Rulebook:
@@ -362,7 +362,7 @@ class _Loader:
         self.digest = hashlib.sha256()
 
     def read(self, path: Path, model: type[BaseModel]) -> tuple[Any, SourceMap] | None:
-        from .errors import InputError
+        from ..common.errors import InputError
 
         try:
             document = load_file(path)

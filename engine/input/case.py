@@ -22,8 +22,8 @@ from typing import Annotated, Any
 from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError,
                       ValidationInfo, WithJsonSchema, field_validator, model_validator)
 
-from .errors import CaseError, Problem
-from .sanitize import MAX_PROBLEMS
+from ..common.errors import CaseError, Problem
+from ..common.sanitize import MAX_PROBLEMS
 from .units import (DEFAULT_UNIT_CHOICES, MONEY, PRICE, RATIO, RECEIPT_PRICE, RECEIPTS, RECEIPTS_PER_SHARE, SHARES,
                     Dim, Quantity, UnitError, canonical_text, from_number, normalize_text, parse_amount,
                     refuse_lookalike_digits)

@@ -30,13 +30,13 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from .case import CaseFacts
-from .errors import RuleFileError, Problem
-from .expression import (BOOL, NEGATED, Binary, BoolOp, Call, Compare, If, Literal, Name, Node, Unary, YearRef,
-                         names_in, rebuild, unparse)
+from ..common.errors import RuleFileError, Problem
+from ..input.case import CaseFacts
+from ..input.units import Quantity
+from ..rules.expression import (BOOL, NEGATED, Binary, BoolOp, Call, Compare, If, Literal, Name, Node, Unary, YearRef,
+                                names_in, rebuild, unparse)
+from ..rules.rulebook import Rule, Rulebook, RuleVersion
 from .facts import FactEnvironment, Missing
-from .rulebook import Rule, Rulebook, RuleVersion
-from .units import Quantity
 
 RULESET_NAME = "star_listing"
 FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
@@ -231,7 +231,7 @@ class _RuleCompiler:
     def rulebook_type(self, node: Node):
         if isinstance(node, Literal):
             return BOOL if isinstance(node.value, bool) else None
-        from .expression import check
+        from ..rules.expression import check
 
         class _Scope:
             def type_of(_, name):  # noqa: N805 - tiny adapter

@@ -29,8 +29,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .errors import ExpressionError
-from .units import MONEY, RATIO, UNITS, Dim, Quantity, normalize_text
+from ..common.errors import ExpressionError
+from ..input.units import MONEY, RATIO, UNITS, Dim, Quantity, normalize_text
 
 MAX_EXPRESSION_LENGTH = 4000
 MAX_DEPTH = 60

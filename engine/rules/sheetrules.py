@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from ..input.sheets import Vocabulary
 from .expression import names_in
 from .rulebook import Rulebook
-from .sheets import Vocabulary
 
 
 def vocabulary(rulebook: Rulebook) -> Vocabulary:

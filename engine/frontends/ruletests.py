@@ -30,16 +30,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .case import INPUT_FACTS, CaseFacts, normalize_standard, problems_from_validation
-from .errors import InputError, Problem
-from .evaluation import Evaluator, operands_key
-from .expression import Compare, children, names_in
-from .facts import FactEnvironment
-from .report import format_comparison
-from .results import RuleResult, Status
-from .rulebook import Rulebook
-from .units import RATIO, Quantity, UnitError, from_number, parse_amount
-from .yamlsource import SourceMap, load_file
+from ..common.errors import InputError, Problem
+from ..decide.evaluation import Evaluator, operands_key
+from ..decide.facts import FactEnvironment
+from ..decide.results import RuleResult, Status
+from ..input.case import INPUT_FACTS, CaseFacts, normalize_standard, problems_from_validation
+from ..input.units import RATIO, Quantity, UnitError, from_number, parse_amount
+from ..input.yamlsource import SourceMap, load_file
+from ..output.report import format_comparison
+from ..rules.expression import Compare, children, names_in
+from ..rules.rulebook import Rulebook
 
 STATUSES = {s.value: s for s in Status}
 
@@ -262,7 +262,7 @@ class RuleCoverage:
 
 def coverage(rulebook: Rulebook, outcomes: list[TestOutcome]) -> list[RuleCoverage]:
     """What the tests reach, rule by rule (thresholds of every version of the rule)."""
-    from .compiler import compile_rulebook
+    from ..decide.compiler import compile_rulebook
 
     compiled = compile_rulebook(rulebook)
     table: dict[str, RuleCoverage] = {}

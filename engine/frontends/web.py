@@ -44,15 +44,16 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from .case import LoadedCase, Stage, load_case_text
-from .errors import InputError, InternalError, Problem
-from .evaluation import Evaluator
-from .pricing import MAX_PRICE_FEN, aborts, at_price, break_even_prices
-from .report import ABORT_TEXT, VERDICT_TEXT, break_even_row, exit_code, format_html, format_json, sweep_json, yuan
-from .results import BreakEven, CaseResult
-from .revision import case_impact, changed_rules
-from .rulebook import Rulebook, load_rulebook
-from .units import MONEY, Quantity
+from ..common.bundled import bundled_dir
+from ..common.errors import InputError, InternalError, Problem
+from ..decide.evaluation import Evaluator
+from ..decide.pricing import MAX_PRICE_FEN, aborts, at_price, break_even_prices
+from ..decide.results import BreakEven, CaseResult
+from ..decide.revision import case_impact, changed_rules
+from ..input.case import LoadedCase, Stage, load_case_text
+from ..input.units import MONEY, Quantity
+from ..output.report import ABORT_TEXT, VERDICT_TEXT, break_even_row, exit_code, format_html, format_json, sweep_json, yuan
+from ..rules.rulebook import Rulebook, load_rulebook
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY_BYTES = 512 * 1024  # a case file is a few KiB; the YAML loader's own limit is 2 MiB
@@ -72,11 +73,8 @@ DOWNLOADS = {"html": ("text/html; charset=utf-8", ".html"), "json": ("applicatio
 
 
 def bundled_cases_dir() -> Path | None:
-    """The bundled cases: `engine/cases` in an installed wheel, the checkout's `cases/` otherwise."""
-    for candidate in (HERE / "cases", HERE.parent / "cases"):
-        if candidate.is_dir():
-            return candidate
-    return None
+    """The bundled cases: `engine/bundled_cases` in an installed wheel, the checkout's `cases/` otherwise."""
+    return bundled_dir("cases", ".")
 
 
 def listen(host: str, port: int) -> socket.socket:
