@@ -20,7 +20,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "Case": "input.case", "LoadedCase": "input.case", "load_case": "input.case", "load_case_text": "input.case",
+    "Case": "input.case", "LoadedCase": "input.caseload", "load_case": "input.caseload",
+    "load_case_text": "input.caseload",
     "CaseError": "common.errors", "EngineError": "common.errors", "InputError": "common.errors",
     "InternalError": "common.errors", "Problem": "common.errors", "RuleFileError": "common.errors",
     "Evaluator": "decide.evaluation",
@@ -49,5 +50,6 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .common.errors import CaseError, EngineError, InputError, InternalError, Problem, RuleFileError
     from .decide.evaluation import Evaluator
     from .decide.results import CaseResult, RuleResult, Status, Verdict
-    from .input.case import Case, LoadedCase, load_case, load_case_text
+    from .input.case import Case
+    from .input.caseload import LoadedCase, load_case, load_case_text
     from .rules.rulebook import Rulebook, load_rulebook

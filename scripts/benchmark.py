@@ -372,7 +372,7 @@ def sheet_run(count: int, work: Path, jobs: list[int], seed: int) -> None:
     """The same valid cases as N YAML files and as one N-row workbook: cases/s of each, and the
     workbook's read time alone (the rows are read in the parent, evaluated in the workers)."""
     from engine.frontends.batch import expand_sheets
-    from engine.input.case import load_case
+    from engine.input.caseload import load_case
     from engine.common.errors import InputError
     from engine.rules.rulebook import load_rulebook
     from engine.rules.sheetrules import vocabulary

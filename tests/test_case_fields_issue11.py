@@ -10,7 +10,8 @@ import pytest
 
 from conftest import case_yaml
 from engine import load_case_text
-from engine.input.case import case_facts, case_json_schema, stated_rounding
+from engine.input.casefacts import case_facts
+from engine.input.caseload import case_json_schema, stated_rounding
 from engine.common.errors import CaseError
 
 NINEBOT_CDR = {"cdrs_per_share": "10份/股", "new_cdrs": "70,409,170份", "cdrs_after_issue": "704,091,670份",

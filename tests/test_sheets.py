@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import CASES, REPO
-from engine.input.case import load_case
+from engine.input.caseload import load_case
 from engine.frontends.cli import main
 from engine.common.errors import EXIT_BATCH_ERRORS, CaseError
 from engine.rules.sheetrules import vocabulary

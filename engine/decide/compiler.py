@@ -31,7 +31,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..common.errors import RuleFileError, Problem
-from ..input.case import CaseFacts
+from ..input.casefacts import CaseFacts
 from ..input.units import Quantity
 from ..rules.expression import (BOOL, NEGATED, Binary, BoolOp, Call, Compare, If, Literal, Name, Node, Unary, YearRef,
                                 names_in, rebuild, unparse)

@@ -25,7 +25,8 @@ from typing import Any
 import durable_rules_engine
 
 from ..common.errors import CaseError, InternalError, Problem
-from ..input.case import CaseFacts, LoadedCase, case_facts
+from ..input.casefacts import CaseFacts, case_facts
+from ..input.caseload import LoadedCase
 from ..input.units import UNITS, Quantity, display_unit_for
 from ..rules.expression import NEGATED, SYMBOL, BoolOp, Compare, If, Literal, Name, Node, Unary, YearRef, children, rebuild, unparse
 from ..rules.rulebook import Rule, Rulebook, RuleVersion

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Union
 
-from ..input.case import INPUT_FACTS, CaseFacts
+from ..input.casefacts import INPUT_FACTS, CaseFacts
 from ..input.units import RATIO, Quantity
 from ..rules.expression import BoolOp, Binary, Call, Compare, If, Literal, Name, Node, Unary, YearRef
 from ..rules.rulebook import Rulebook

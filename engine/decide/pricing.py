@@ -24,7 +24,9 @@ from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
-from ..input.case import LoadedCase, Stage, case_facts
+from ..input.case import Stage
+from ..input.casefacts import case_facts
+from ..input.caseload import LoadedCase
 from ..input.units import PRICE, Quantity
 from ..rules.expression import BoolOp, Call, Compare, Node, children, names_in
 from ..rules.rulebook import Rule, Rulebook, RuleVersion

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..input.case import LoadedCase
+from ..input.caseload import LoadedCase
 from ..rules.rulebook import Rule, Rulebook, RuleVersion
 from .evaluation import Evaluator
 from .results import CaseResult

@@ -28,7 +28,7 @@ from ..common.safeio import read_regular_file
 from ..decide.compiler import CompiledRulebook, compile_rulebook
 from ..decide.evaluation import Evaluator
 from ..decide.pricing import evaluate_priced
-from ..input.case import load_case_text
+from ..input.caseload import load_case_text
 from ..input.sheets import SheetRow, is_sheet, read_sheet
 from ..input.yamlsource import MAX_FILE_BYTES
 from ..output.store import CaseRow, row_of_error, row_of_result

@@ -131,7 +131,7 @@ def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Pa
     """Check one issuer's case file against the rules in force on its date."""
     from ..decide.evaluation import Evaluator
     from ..decide.pricing import evaluate_priced
-    from ..input.case import load_case
+    from ..input.caseload import load_case
     from ..output.report import FORMATTERS, exit_code, format_text
     from ..rules.rulebook import load_rulebook
 
@@ -175,7 +175,7 @@ def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_
     """Sweep issue prices: at each, the market cap, the standards that hold, and whether issuance aborts."""
     from ..decide.evaluation import Evaluator
     from ..decide.pricing import aborts, price_steps, sweep
-    from ..input.case import load_case
+    from ..input.caseload import load_case
     from ..output.report import sweep_json, sweep_text
     from ..rules.rulebook import load_rulebook
 
@@ -305,7 +305,7 @@ def template(path: Path, rules_dir: Path | None) -> None:
     """Write an issuers sheet to fill in (.xlsx or .csv): the header row and QingCloud's filing as an
     example row; a workbook also validates the stage, standard and yes/no columns and describes
     every column on a second sheet."""
-    from ..input.case import load_case
+    from ..input.caseload import load_case
     from ..input.sheets import bundled_example, write_template
     from ..rules.sheetrules import vocabulary
 
@@ -327,7 +327,7 @@ def convert(sources: tuple[str, ...], target: Path, rules_dir: Path | None) -> N
     Nothing is written unless every row (every case file) is valid; the problems are listed with
     their cells (lines)."""
     from ..common.errors import CaseError
-    from ..input.case import load_case
+    from ..input.caseload import load_case
     from ..input.sheets import cases_to_sheet, is_sheet, sheet_to_cases
     from ..rules.sheetrules import vocabulary
     from .batch import discover
@@ -386,7 +386,7 @@ def generate(count: int, directory: Path, seed: int) -> None:
 def schema(kind: str) -> None:
     """Print the JSON Schema of case files or rule files."""
     if kind == "case":
-        from ..input.case import case_json_schema
+        from ..input.caseload import case_json_schema
 
         data = case_json_schema()
     else:
@@ -483,7 +483,7 @@ def diff_rules(cases: tuple[Path, ...], old_date: dt.date | None, new_date: dt.d
     """
     from ..decide.evaluation import Evaluator
     from ..decide.revision import case_impacts, case_paths, changed_rules, format_diff
-    from ..input.case import load_case
+    from ..input.caseload import load_case
     from ..rules.rulebook import load_rulebook
 
     if old_date is None and new_date is None and old_rules is None and new_rules is None:

@@ -34,7 +34,9 @@ from ..common.errors import InputError, Problem
 from ..decide.evaluation import Evaluator, operands_key
 from ..decide.facts import FactEnvironment
 from ..decide.results import RuleResult, Status
-from ..input.case import INPUT_FACTS, CaseFacts, normalize_standard, problems_from_validation
+from ..input.case import normalize_standard
+from ..input.casefacts import INPUT_FACTS, CaseFacts
+from ..input.caseload import problems_from_validation
 from ..input.units import RATIO, Quantity, UnitError, from_number, parse_amount
 from ..input.yamlsource import SourceMap, load_file
 from ..output.report import format_comparison

@@ -50,7 +50,8 @@ from ..decide.evaluation import Evaluator
 from ..decide.pricing import MAX_PRICE_FEN, aborts, at_price, break_even_prices
 from ..decide.results import BreakEven, CaseResult
 from ..decide.revision import case_impact, changed_rules
-from ..input.case import LoadedCase, Stage, load_case_text
+from ..input.case import Stage
+from ..input.caseload import LoadedCase, load_case_text
 from ..input.units import MONEY, Quantity
 from ..output.report import ABORT_TEXT, VERDICT_TEXT, break_even_row, exit_code, format_html, format_json, sweep_json, yuan
 from ..rules.rulebook import Rulebook, load_rulebook

@@ -47,8 +47,10 @@ from pydantic import BaseModel
 
 from ..common.bundled import bundled_dir, expected_place
 from ..common.errors import CaseError, InputError, Problem
-from .case import (_CURRENCIES, AmountOf, Attestation, Case, Evidence, FinancialPeriod, ForeignParValue, INPUT_FACTS,
-                   LoadedCase, Stage, _validate)
+from .amounts import AmountOf
+from .case import _CURRENCIES, Attestation, Case, Evidence, FinancialPeriod, ForeignParValue, Stage
+from .casefacts import INPUT_FACTS
+from .caseload import LoadedCase, _validate
 from .units import UNITS, Dim, Quantity, decimal_text, normalize_text
 from .yamlsource import Document, Path_, SourceMap, dotted
 

@@ -25,7 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..common.bundled import bundled_dir, expected_place
 from ..common.errors import ExpressionError, Problem, RuleFileError
-from ..input.case import INPUT_FACTS, Stage, normalize_standard, problems_from_validation
+from ..input.case import Stage, normalize_standard
+from ..input.casefacts import INPUT_FACTS
+from ..input.caseload import problems_from_validation
 from ..input.units import DIM_BY_NAME, Quantity
 from ..input.yamlsource import SourceMap, dotted, load_file
 from .expression import (BOOL, YEAR_FUNCTIONS, Call, Compare, Name, Node, Type, check, children, clean_source, names_in,
