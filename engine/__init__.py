@@ -27,7 +27,7 @@ _EXPORTS = {
     "Evaluator": "decide.evaluation",
     "CaseResult": "decide.results", "RuleResult": "decide.results", "Status": "decide.results",
     "Verdict": "decide.results",
-    "Rulebook": "rules.rulebook", "load_rulebook": "rules.rulebook",
+    "Rulebook": "rules.rulebook", "load_rulebook": "rules.ruleloader",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -52,4 +52,5 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .decide.results import CaseResult, RuleResult, Status, Verdict
     from .input.case import Case
     from .input.caseload import LoadedCase, load_case, load_case_text
-    from .rules.rulebook import Rulebook, load_rulebook
+    from .rules.rulebook import Rulebook
+    from .rules.ruleloader import load_rulebook

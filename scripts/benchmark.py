@@ -105,7 +105,7 @@ def floor_schema():
     """The keys each section of a case file may have, and the attestation names the rules know
     (read once, before timing: the floor refuses what the engine refuses)."""
     from engine import case as models
-    from engine.rules.rulebook import load_rulebook
+    from engine.rules.ruleloader import load_rulebook
 
     return {"case": _keys_of(models.Case), "issuer": _keys_of(models.Issuer),
             "evaluation": _keys_of(models.Evaluation), "units": _keys_of(models.Units),
@@ -374,7 +374,7 @@ def sheet_run(count: int, work: Path, jobs: list[int], seed: int) -> None:
     from engine.frontends.batch import expand_sheets
     from engine.input.caseload import load_case
     from engine.common.errors import InputError
-    from engine.rules.rulebook import load_rulebook
+    from engine.rules.ruleloader import load_rulebook
     from engine.rules.sheetrules import vocabulary
     from engine.input.sheets import cases_to_sheet, read_sheet
 

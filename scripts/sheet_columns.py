@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.rules.rulebook import load_rulebook  # noqa: E402
+from engine.rules.ruleloader import load_rulebook
 from engine.rules.sheetrules import vocabulary  # noqa: E402
 from engine.input.sheets import reference_markdown  # noqa: E402
 

@@ -191,7 +191,7 @@ def test_resume_digest_matches_stored_digest(mixed: Path, tmp_path: Path):
 
 
 def test_a_broken_rules_directory_is_reported_once_and_no_worker_reads_rules(tmp_path: Path, mixed: Path):
-    from engine.rules.rulebook import bundled_rules_dir, load_rulebook
+    from engine.rules.ruleloader import bundled_rules_dir, load_rulebook
 
     rules = tmp_path / "rules"
     shutil.copytree(bundled_rules_dir(), rules)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import CASES, case_yaml
 from engine.frontends.cli import main
 from engine.common.errors import EXIT_ELIGIBLE, EXIT_INPUT_ERROR, EXIT_NOT_ELIGIBLE, EXIT_UNDETERMINED
-from engine.rules.rulebook import bundled_rules_dir
+from engine.rules.ruleloader import bundled_rules_dir
 
 QINGCLOUD = CASES / "qingcloud-filing.yaml"
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from engine.frontends.cli import main
 from engine.decide.facts import add_months, months_elapsed, required_latest_year
-from engine.rules.rulebook import bundled_rules_dir
+from engine.rules.ruleloader import bundled_rules_dir
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

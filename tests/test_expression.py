@@ -19,7 +19,7 @@ from engine.common.errors import ExpressionError
 from engine.rules.expression import (BOOL, FUNCTIONS, MAX_DEPTH, MAX_EXPRESSION_LENGTH, TEXT, Binary, BoolOp, Call,
                                Compare, If, Literal, Name, Node, Unary, check, children, clean_source, names_in,
                                parse, quantity, tokenize, unparse)
-from engine.rules.rulebook import bundled_rules_dir
+from engine.rules.ruleloader import bundled_rules_dir
 from engine.input.units import MONEY, PRICE, RATIO, SHARES, Quantity
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"

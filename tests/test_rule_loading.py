@@ -11,7 +11,7 @@ import pytest
 from engine import RuleFileError, load_rulebook
 from engine.rules.citations import check_quotes
 from engine.decide.compiler import compile_rulebook
-from engine.rules.rulebook import bundled_rules_dir
+from engine.rules.ruleloader import bundled_rules_dir
 
 ARTICLE = "listing-rules/2.1.1.yaml"
 

@@ -32,7 +32,8 @@ from ..input.caseload import load_case_text
 from ..input.sheets import SheetRow, is_sheet, read_sheet
 from ..input.yamlsource import MAX_FILE_BYTES
 from ..output.store import CaseRow, row_of_error, row_of_result
-from ..rules.rulebook import Rulebook, load_rulebook
+from ..rules.rulebook import Rulebook
+from ..rules.ruleloader import load_rulebook
 
 CASE_SUFFIXES = (".yaml", ".yml")
 

@@ -133,7 +133,7 @@ def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Pa
     from ..decide.pricing import evaluate_priced
     from ..input.caseload import load_case
     from ..output.report import FORMATTERS, exit_code, format_text
-    from ..rules.rulebook import load_rulebook
+    from ..rules.ruleloader import load_rulebook
 
     with _input_errors():
         if output:
@@ -177,7 +177,7 @@ def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_
     from ..decide.pricing import aborts, price_steps, sweep
     from ..input.caseload import load_case
     from ..output.report import sweep_json, sweep_text
-    from ..rules.rulebook import load_rulebook
+    from ..rules.ruleloader import load_rulebook
 
     try:
         prices = price_steps(start, stop, step)
@@ -233,7 +233,7 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
     with _input_errors():
         if out is not None:  # not a device, FIFO or directory, not one of the cases or paths given
             out = output_target(out, files + [Path(p) for p in paths])
-        from ..rules.rulebook import load_rulebook
+        from ..rules.ruleloader import load_rulebook
 
         rulebook = load_rulebook(_rules(rules_dir))  # a broken rule set is reported once, before any worker starts
     target = out or Path(tempfile.mkdtemp(prefix="check-listing-batch-")) / "results.jsonl"
@@ -364,7 +364,7 @@ def _sheet_path(path: Path) -> None:
 
 
 def _rulebook(rules_dir: Path | None):
-    from ..rules.rulebook import load_rulebook
+    from ..rules.ruleloader import load_rulebook
 
     return load_rulebook(rules_dir)
 
@@ -390,7 +390,7 @@ def schema(kind: str) -> None:
 
         data = case_json_schema()
     else:
-        from ..rules.rulebook import rule_file_json_schema
+        from ..rules.rulefiles import rule_file_json_schema
 
         data = rule_file_json_schema()
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True))
@@ -408,7 +408,7 @@ def lint(directory: Path | None) -> None:
     from ..common.errors import RuleFileError
     from ..decide.compiler import compile_rulebook
     from ..rules.citations import check_quotes
-    from ..rules.rulebook import load_rulebook
+    from ..rules.ruleloader import load_rulebook
 
     with _input_errors():
         rulebook = load_rulebook(_rules(directory))
@@ -430,7 +430,7 @@ def lint(directory: Path | None) -> None:
 def test_rules(directory: Path | None, show_coverage: bool, fail_under: float | None) -> None:
     """Run the YAML rule tests (*.test.yaml beside the rules); exit 1 if any fails."""
     from ..decide.evaluation import Evaluator
-    from ..rules.rulebook import load_rulebook
+    from ..rules.ruleloader import load_rulebook
     from .ruletests import coverage, coverage_percent, format_coverage, format_outcomes, load_rule_tests, \
         run_rule_tests
 
@@ -459,7 +459,7 @@ def test_rules(directory: Path | None, show_coverage: bool, fail_under: float | 
 def editions_command(directory: Path | None, as_of: dt.date | None, output_format: str) -> None:
     """Per instrument, its editions (document number, date) and, per rule version, how its text is known."""
     from ..rules.editions import editions, editions_json, format_editions
-    from ..rules.rulebook import load_rulebook
+    from ..rules.ruleloader import load_rulebook
 
     with _input_errors():
         rulebook = load_rulebook(_rules(directory))
@@ -484,7 +484,7 @@ def diff_rules(cases: tuple[Path, ...], old_date: dt.date | None, new_date: dt.d
     from ..decide.evaluation import Evaluator
     from ..decide.revision import case_impacts, case_paths, changed_rules, format_diff
     from ..input.caseload import load_case
-    from ..rules.rulebook import load_rulebook
+    from ..rules.ruleloader import load_rulebook
 
     if old_date is None and new_date is None and old_rules is None and new_rules is None:
         raise click.UsageError("give --old/--new dates, --old-rules/--new-rules directories, or both")

@@ -54,7 +54,8 @@ from ..input.case import Stage
 from ..input.caseload import LoadedCase, load_case_text
 from ..input.units import MONEY, Quantity
 from ..output.report import ABORT_TEXT, VERDICT_TEXT, break_even_row, exit_code, format_html, format_json, sweep_json, yuan
-from ..rules.rulebook import Rulebook, load_rulebook
+from ..rules.rulebook import Rulebook
+from ..rules.ruleloader import load_rulebook
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY_BYTES = 512 * 1024  # a case file is a few KiB; the YAML loader's own limit is 2 MiB

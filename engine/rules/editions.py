@@ -14,7 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .rulebook import PROVENANCE_MEANING, Rulebook
+from .rulebook import Rulebook
+from .rulefiles import PROVENANCE_MEANING
 
 PROVENANCE_ORDER = ("fulltext", "quoted", "summary", "unverified")
 
