@@ -13,7 +13,7 @@ ENGINE = Path(__file__).resolve().parent.parent / "engine"
 STAGES = [
     ("common", ["sanitize", "errors", "interrupts", "safeio", "bundled"]),
     ("input", ["yamlsource", "units", "amounts", "case", "casefacts", "caseload", "sheets", "generate"]),
-    ("rules", ["expression", "rulefiles", "rulebook", "ruleloader", "sheetrules", "checkout", "citations", "editions"]),
+    ("rules", ["expression", "parser", "typecheck", "rulefiles", "rulebook", "ruleloader", "sheetrules", "checkout", "citations", "editions"]),
     ("decide", ["facts", "results", "compiler", "evaluation", "pricing", "revision"]),
     ("output", ["report", "xlsxstore", "store"]),
     ("frontends", ["batch", "ruletests", "web", "cli"]),

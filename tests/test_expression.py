@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from engine import RuleFileError, load_rulebook
 from engine.common.errors import ExpressionError
 from engine.rules.expression import (BOOL, FUNCTIONS, MAX_DEPTH, MAX_EXPRESSION_LENGTH, TEXT, Binary, BoolOp, Call,
-                               Compare, If, Literal, Name, Node, Unary, check, children, clean_source, names_in,
-                               parse, quantity, tokenize, unparse)
+                                     Compare, If, Literal, Name, Node, Unary, children, names_in, quantity, unparse)
+from engine.rules.parser import clean_source, parse, tokenize
+from engine.rules.typecheck import check
 from engine.rules.ruleloader import bundled_rules_dir
 from engine.input.units import MONEY, PRICE, RATIO, SHARES, Quantity
 

@@ -80,7 +80,7 @@ def test_break_even_follows_the_rules_thresholds(evaluator, rulebook):
     loaded = load_case(QINGCLOUD)
     rule = rulebook.rules["listing.2.1.2.4"]
     version = rule.version_on(loaded.case.evaluation.date)
-    from engine.rules.expression import parse
+    from engine.rules.parser import parse
 
     altered = type(version)(version.effective_from, version.effective_to, version.citation, version.applies_when,
                             version.applies_when_text, parse("market_cap >= 31亿元 and latest(revenue) >= 3亿元"),
@@ -200,7 +200,7 @@ def test_break_even_in_closed_form_needs_at_most_three_exact_evaluations(evaluat
 def test_a_rule_the_closed_form_cannot_read_falls_back_to_bisection(evaluator):
     """A linear figure gets the candidate (market_cap + market_cap is still price × 2 × shares);
     an affine one, or a comparison under `not`, gets none, and bisection finds the same fen."""
-    from engine.rules.expression import parse
+    from engine.rules.parser import parse
     from engine.decide.pricing import _break_even, _closed_form_candidate, _PricedFacts
 
     loaded = load_case(QINGCLOUD)

@@ -231,7 +231,7 @@ class _RuleCompiler:
     def rulebook_type(self, node: Node):
         if isinstance(node, Literal):
             return BOOL if isinstance(node.value, bool) else None
-        from ..rules.expression import check
+        from ..rules.typecheck import check
 
         class _Scope:
             def type_of(_, name):  # noqa: N805 - tiny adapter

@@ -22,8 +22,9 @@ from ..input.casefacts import INPUT_FACTS
 from ..input.caseload import problems_from_validation
 from ..input.units import DIM_BY_NAME, Quantity
 from ..input.yamlsource import SourceMap, dotted, load_file
-from .expression import (YEAR_FUNCTIONS, Call, Compare, Name, Node, Type, check, children, clean_source, names_in,
-                         parse, quantity)
+from .expression import YEAR_FUNCTIONS, Call, Compare, Name, Node, Type, children, names_in, quantity
+from .parser import clean_source, parse
+from .typecheck import check
 from .expression import Literal as LiteralNode
 from .rulebook import Citation, Figure, Rule, RuleVersion, Rulebook, vocabulary_type
 from .rulefiles import (ArticleFile, Attested, Edition, FigureFile, FiguresFile, InstrumentFile, LatestYearWindow,
