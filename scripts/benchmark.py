@@ -376,7 +376,8 @@ def sheet_run(count: int, work: Path, jobs: list[int], seed: int) -> None:
     from engine.common.errors import InputError
     from engine.rules.rulebook import load_rulebook
     from engine.rules.sheetrules import vocabulary
-    from engine.input.sheets import cases_to_sheet, read_sheet
+    from engine.input.sheetrows import read_sheet
+    from engine.input.sheetwrite import cases_to_sheet
 
     files, cases = [], []
     for path in generate(count, work / f"sheet-cases-{count}", seed=seed):

@@ -17,7 +17,9 @@ from engine.input.case import load_case
 from engine.frontends.cli import main
 from engine.common.errors import EXIT_BATCH_ERRORS, CaseError
 from engine.rules.sheetrules import vocabulary
-from engine.input.sheets import COLUMNS, CellError, column_reference, exact_number, read_sheet, reference_markdown
+from engine.input.sheetcells import CellError, exact_number
+from engine.input.sheetcolumns import COLUMNS, column_reference, reference_markdown
+from engine.input.sheetrows import read_sheet
 from engine.output.store import read_rows
 
 YAML_CASES = sorted(CASES.glob("*.yaml"))

@@ -5,7 +5,7 @@ one row per rule result with the article it cites and the margin of each compari
 counts by verdict and by chosen standard and the rules that fail most. Every sheet has a frozen
 header, filters and set column widths. Rows are streamed (openpyxl's write-only mode keeps each
 sheet in a temporary file), and a sheet that reaches Excel's row limit continues on `…_2`.
-The bytes are the same on every run for the same rows (`sheets.workbook_bytes`); the store writes
+The bytes are the same on every run for the same rows (`input.sheetwrite.workbook_bytes`); the store writes
 them to its temporary file, renamed over the output when the batch completes.
 """
 
@@ -15,7 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..input.sheets import column_letter, set_value, workbook_bytes
+from ..input.sheetcolumns import column_letter
+from ..input.sheetwrite import set_value, workbook_bytes
 
 MAX_ROWS = 1_048_576  # Excel's rows per sheet, header included
 VERDICT_FILL = {"eligible": "C6EFCE", "not_eligible": "FFC7CE", "undetermined": "FFEB9C", "error": "D9D9D9",
