@@ -12,7 +12,7 @@ from pathlib import Path
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 STAGES = [
     ("common", ["sanitize", "errors", "interrupts", "safeio", "bundled"]),
-    ("input", ["yamlsource", "units", "case", "sheetcolumns", "sheetcells", "sheetrows", "sheetwrite", "generate"]),
+    ("input", ["yamlsource", "units", "case", "sheetcolumns", "sheetcells", "sheetxlsx", "sheetrows", "sheetwrite", "generate"]),
     ("rules", ["expression", "rulebook", "sheetrules", "checkout", "citations", "editions"]),
     ("decide", ["facts", "results", "compiler", "evaluation", "pricing", "revision"]),
     ("output", ["report", "xlsxstore", "store"]),

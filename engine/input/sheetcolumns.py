@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import functools
 import re
 import types
 import typing
@@ -190,11 +189,6 @@ class Bound:
 
 _HEADER = re.compile(r"^(?P<name>[^\[\]]*?)\s*(?:\[(?P<unit>[^\[\]]*)\])?$")
 _PERIOD_TAIL = re.compile(r"_(\d{4}\w*)$")
-
-
-@functools.lru_cache(maxsize=8192)  # every row of a sheet has the same header
-def _bind(text: str, attestations: tuple[str, ...]) -> Bound | str:
-    return bind_header(text, attestations)
 
 
 def bind_header(text: str, attestations: Iterable[str]) -> Bound | str:

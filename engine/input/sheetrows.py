@@ -3,14 +3,18 @@
 A row becomes the same plain dict a case file's YAML would give, validated by the same model, with
 a source map that places every problem at its cell (`issuers!D7`), so every rule of the case format
 holds by construction. A column the model does not know is refused, with a "did you mean", in every
-row that puts a value in it. How a cell's value is read is `sheetcells`'.
+row that puts a value in it. How a cell's value is read is `sheetcells`'; how a workbook's
+cells are read, `sheetxlsx`'.
 
-Only the first sheet of a workbook holds issuers (the template's second sheet describes the columns).
+A workbook's issuers are on its sheet named `issuers` (the template's), else on its first sheet.
+Another sheet whose header row names issuer columns is an error row of its own, not silently
+left out; other sheets (the template's column reference) are not read.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -22,7 +26,8 @@ from typing import Any, Iterable
 from ..common.errors import CaseError, InputError, Problem
 from .case import LoadedCase, _validate
 from .sheetcells import Cell, CellError, cell_value
-from .sheetcolumns import SCALAR_COLUMNS, _bind, column_letter
+from .sheetcolumns import SCALAR_COLUMNS, Bound, bind_header, column_letter
+from .sheetxlsx import BLANK, ISSUERS_SHEET, read_xlsx
 from .yamlsource import Document, Path_, SourceMap, dotted
 
 SHEET_SUFFIXES = (".xlsx", ".csv")
@@ -71,7 +76,7 @@ class SheetRow:
     def __str__(self) -> str:
         return self.label
 
-    @property
+    @functools.cached_property  # asked for by the row's case and by its stored row
     def sha256(self) -> str:
         data = json.dumps([self.header, [(c.value, c.percent, c.formula_without_value) for c in self.cells],
                            self.problem], default=str, ensure_ascii=False)
@@ -81,60 +86,82 @@ class SheetRow:
         """The case dict a YAML file would hold, and where each value came from."""
         if self.problem:
             raise InputError([Problem(self.problem, file=self.file)])
-        attestations = tuple(attestations)
+        layout = _layout(self.header, tuple(attestations))
         data: dict[str, Any] = {}
-        places: dict[Path_, tuple[int, str]] = {}
         problems: list[Problem] = []
-        period_places: dict[str, dict[str, tuple[int, str]]] = {}  # period → field → (column, header)
         period_values: dict[str, dict[str, Any]] = {}  # only the periods this row states a value for
-        source = SheetSource(self.file, self.sheet, self.row, places)
-        for index, (text, cell) in enumerate(zip(self.header, self.cells), start=1):
-            stated = cell.value not in (None, "") or cell.formula_without_value
-            if text is None or str(text).strip() == "":
-                if stated:
-                    problems.append(_cell_problem(self, index, "", "a value under a column with no header"))
-                continue
-            place = (index, str(text))
-            bound = _bind(str(text), attestations)
-            if isinstance(bound, str):
-                if stated:
-                    problems.append(_cell_problem(self, index, str(text), bound))
+        for index, (bound, cell) in enumerate(zip(layout.bounds, self.cells), start=1):
+            if (cell.value is None or cell.value == "") and not cell.formula_without_value:
+                continue  # not stated (the layout places it, should a required field be missing)
+            if bound is None or isinstance(bound, str):
+                problems.append(_cell_problem(self, index, self.header[index - 1],
+                                              bound or "a value under a column with no header"))
                 continue
             try:
                 value = cell_value(bound, cell)
             except CellError as error:
-                problems.append(_cell_problem(self, index, str(text), str(error)))
+                problems.append(_cell_problem(self, index, self.header[index - 1], str(error)))
+                continue
+            if value is None:
                 continue
             if bound.path[0] == "financials":
-                period_places.setdefault(bound.key, {})[bound.path[2]] = place
-                if value is not None:
-                    period_values.setdefault(bound.key, {})[bound.path[2]] = value
+                period_values.setdefault(bound.key, {})[bound.path[2]] = value
                 continue
-            for depth in range(1, len(bound.path)):  # a problem with a judgment as a whole: its first column
-                places.setdefault(bound.path[:depth], place)
-            places[bound.path] = place
-            if value is not None:
-                target = data
-                for part in bound.path[:-1]:
-                    target = target.setdefault(part, {})
-                target[bound.path[-1]] = value
+            target = data
+            for part in bound.path[:-1]:
+                target = target.setdefault(part, {})
+            target[bound.path[-1]] = value
+        if problems:
+            raise CaseError(problems)
+        places = dict(layout.places)
         for slot, (period, values) in enumerate(period_values.items()):
             data.setdefault("financials", []).append({"period": period, **values})
-            cells = period_places[period]
+            cells = layout.period_places[period]
             places[("financials", slot)] = places[("financials", slot, "period")] = next(iter(cells.values()))
             for name, place in cells.items():
                 places[("financials", slot, name)] = place
-        if problems:
-            raise CaseError(problems)
-        for column in SCALAR_COLUMNS.values():  # a required column absent from the sheet: place it on the row
-            places.setdefault(column.path, (1, column.header()))
-        return data, source
+        return data, SheetSource(self.file, self.sheet, self.row, places)
 
     def load(self, attestations: Iterable[str]) -> LoadedCase:
         """The validated case of this row (`CaseError` with every problem at its cell)."""
         data, source = self.build(attestations)
         default_id = f"{Path(self.file).stem}-row{self.row}"
         return _validate(Document(data, source), default_id=default_id, digest=self.sha256)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What a header row tells of every row under it: each column's binding (a Bound, the reason
+    its header names no column, or None for no header), and the cell where each case field is."""
+
+    bounds: tuple[Bound | str | None, ...]
+    places: dict[Path_, tuple[int, str]]  # every field but a period's (whose place depends on the row)
+    period_places: dict[str, dict[str, tuple[int, str]]]  # period → field → (column, header)
+
+
+@functools.lru_cache(maxsize=64)  # every row of a sheet has the same header: bound once, not once a row
+def _layout(header: tuple[str, ...], attestations: tuple[str, ...]) -> _Layout:
+    bounds: list[Bound | str | None] = []
+    places: dict[Path_, tuple[int, str]] = {}
+    period_places: dict[str, dict[str, tuple[int, str]]] = {}
+    for index, text in enumerate(header, start=1):
+        if text is None or str(text).strip() == "":
+            bounds.append(None)
+            continue
+        place = (index, str(text))
+        bound = bind_header(str(text), attestations)
+        bounds.append(bound)
+        if isinstance(bound, str):
+            continue
+        if bound.path[0] == "financials":
+            period_places.setdefault(bound.key, {})[bound.path[2]] = place
+            continue
+        for depth in range(1, len(bound.path)):  # a problem with a judgment as a whole: its first column
+            places.setdefault(bound.path[:depth], place)
+        places[bound.path] = place
+    for column in SCALAR_COLUMNS.values():  # a required column absent from the sheet: place it on the row
+        places.setdefault(column.path, (1, column.header()))
+    return _Layout(tuple(bounds), places, period_places)
 
 
 def _cell_problem(row: SheetRow, index: int, header: str, message: str) -> Problem:
@@ -147,13 +174,19 @@ def _cell_problem(row: SheetRow, index: int, header: str, message: str) -> Probl
 
 
 def read_sheet(path: str | Path) -> list[SheetRow]:
-    """The issuer rows of a workbook's first sheet or of a CSV file (a row of blanks is skipped).
-    A file that cannot be read at all is one row carrying the problem."""
+    """The issuer rows of a workbook's issuers sheet (named `issuers`, else its first) or of a CSV
+    file (a row of blanks is skipped). A file that cannot be read at all is one row carrying the
+    problem; so is each other sheet of the workbook whose header row names issuer columns, since
+    its rows are not read (never silently left out)."""
     path = Path(path)
+    others: dict[str, list[Cell]] = {}
     try:
         if path.stat().st_size > MAX_SHEET_BYTES:
             raise CellError(f"file is larger than {MAX_SHEET_BYTES // (1024 * 1024)} MiB")
-        sheet, rows = _read_csv(path) if path.suffix.lower() == ".csv" else _read_xlsx(path)
+        if path.suffix.lower() == ".csv":
+            sheet, rows = _read_csv(path)
+        else:
+            sheet, rows, others = read_xlsx(path)
     except (CellError, OSError, zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         if isinstance(error, UnicodeDecodeError):
@@ -161,53 +194,32 @@ def read_sheet(path: str | Path) -> list[SheetRow]:
         elif isinstance(error, (zipfile.BadZipFile, KeyError)):
             reason = f"not an .xlsx workbook ({reason})"
         return [SheetRow(str(path), path.stem, 1, (), (), problem=f"cannot read the sheet: {reason}")]
+    out = [SheetRow(str(path), name, 1, (), (), problem=f"sheet '{name}' has issuer columns too, but only sheet "
+                    f"'{sheet}' is read (the sheet named '{ISSUERS_SHEET}', else the first): move its rows there "
+                    "or to a workbook of their own")
+           for name, first in others.items() if _names_columns(first)]
     if not rows:
-        return []
+        return out
     header = tuple("" if c.value is None else str(c.value) for c in rows[0][1])
-    out = []
     for number, cells in rows[1:]:
         if all(c.value in (None, "") and not c.formula_without_value for c in cells):
             continue
         width = max(len(header), len(cells))
         out.append(SheetRow(str(path), sheet, number, header + ("",) * (width - len(header)),
-                            tuple(cells) + (Cell(None),) * (width - len(cells))))
+                            tuple(cells) + (BLANK,) * (width - len(cells))))
     return out
+
+
+def _names_columns(header: list[Cell]) -> bool:
+    """Whether a header row names a column of the issuers sheet (judgments aside: their names
+    come from the rulebook)."""
+    return any(isinstance(bind_header(str(c.value), ()), Bound) for c in header if c.value not in (None, ""))
 
 
 def _read_csv(path: Path) -> tuple[str, list[tuple[int, list[Cell]]]]:
     text = path.read_bytes().decode("utf-8-sig")
     rows = [(n, [Cell(v) for v in values]) for n, values in enumerate(csv.reader(io.StringIO(text, newline="")), 1)]
     return path.stem, rows  # a spreadsheet program names a CSV's sheet after the file
-
-
-def _read_xlsx(path: Path) -> tuple[str, list[tuple[int, list[Cell]]]]:
-    import openpyxl
-
-    def rows_of(data_only: bool) -> tuple[str, list[tuple[int, list[Any]]]]:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
-        try:
-            sheet = book.worksheets[0]
-            sheet.reset_dimensions()  # a writer's stated dimensions may be wrong: read every cell there is
-            return sheet.title, [(number, list(row)) for number, row in enumerate(sheet.iter_rows(), start=1)]
-        finally:
-            book.close()
-
-    title, raw = rows_of(data_only=False)
-    formulas = {(n, i) for n, row in raw for i, c in enumerate(row) if getattr(c, "data_type", None) == "f"}
-    cached = dict(rows_of(data_only=True)[1]) if formulas else {}
-    rows = []
-    for number, row in raw:
-        cells = []
-        for index, cell in enumerate(row):
-            value, percent = getattr(cell, "value", None), "%" in str(getattr(cell, "number_format", "") or "")
-            if (number, index) in formulas:
-                cached_cell = cached[number][index] if index < len(cached.get(number, ())) else None
-                value = getattr(cached_cell, "value", None)
-                cells.append(Cell(value, percent, formula_without_value=value is None))
-            else:
-                cells.append(Cell(value, percent))
-        rows.append((number, cells))
-    return title, rows
 
 
 def is_sheet(path: Path) -> bool:
