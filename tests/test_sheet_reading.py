@@ -64,15 +64,15 @@ def _cells(read) -> tuple:
     """What a reading says, trailing blanks aside (openpyxl stops a row at its last cell)."""
     title, rows, others = read
 
-    def strip(cells):
-        out = [(None if c.value == "" else c.value, c.percent, c.formula_without_value) for c in cells]
-        while out and out[-1] == (None, False, False):
-            out.pop()
-        return out
-    stripped = [(number, strip(cells)) for number, cells in rows]
-    while stripped and not stripped[-1][1]:
+    def strip(values):
+        values = list(values)
+        while values and values[-1] is None:
+            values.pop()
+        return values
+    stripped = [(number, strip(values), marked) for number, values, marked in rows]
+    while stripped and not stripped[-1][1] and not stripped[-1][2]:
         stripped.pop()
-    return title, stripped, {name: strip(cells) for name, cells in others.items()}
+    return title, stripped, {name: strip(values) for name, values in others.items()}
 
 
 def _by_openpyxl(path: Path):
@@ -91,15 +91,13 @@ def test_the_fast_reader_gives_the_cells_openpyxl_gives(tmp_path: Path):
 
 def test_formulas_count_by_their_cached_values_and_errors_are_values(tmp_path: Path):
     _, rows, others = sheetxlsx.read_xlsx(_small(tmp_path))
-    cells = dict(rows)[4]
-    assert (cells[6].value, cells[6].formula_without_value) == ("ab", False)  # G4: the cached text
-    assert (cells[7].value, cells[7].formula_without_value) == (2, False)  # H4: the cached number
-    assert cells[8].value == "#DIV/0!" and cells[10].value == "#N/A"  # I4, K4: error values, not blanks
-    assert cells[9].value is None and cells[9].formula_without_value  # J4: never calculated
-    assert cells[11].value == pytest.approx(0.2) and cells[11].percent and not cells[11].formula_without_value
-    assert dict(rows)[3][3].percent and not dict(rows)[3][2].percent
-    assert dict(rows)[6][7].value.isoformat() == "2020-06-18T00:00:00"  # a date cell, as openpyxl gives it
-    assert others == {"second": [sheetxlsx.Cell("note")]}
+    values, marked = {number: v for number, v, _ in rows}, {number: m for number, _, m in rows}
+    assert values[4][6:12] == ["ab", 2, "#DIV/0!", None, "#N/A", pytest.approx(0.2)]  # G4…L4: cached, errors
+    assert marked[4][10].formula_without_value and not marked[4][10].percent  # J4: never calculated
+    assert marked[4][12].percent and not marked[4][12].formula_without_value  # L4: a formula, cached, in %
+    assert set(marked[4]) == {10, 12} and set(marked[3]) == {4} and marked[3][4].percent
+    assert values[6][7].isoformat() == "2020-06-18T00:00:00"  # a date cell, as openpyxl gives it
+    assert others == {"second": ["note"]}
 
 
 def _bundled_with(tmp_path: Path, name: str, edit) -> Path:

@@ -19,15 +19,15 @@ import hashlib
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ..common.errors import CaseError, InputError, Problem
 from .case import LoadedCase, _validate
 from .sheetcells import Cell, CellError, cell_value
 from .sheetcolumns import SCALAR_COLUMNS, Bound, bind_header, column_letter
-from .sheetxlsx import BLANK, ISSUERS_SHEET, read_xlsx
+from .sheetxlsx import ISSUERS_SHEET, Rows, read_xlsx
 from .yamlsource import Document, Path_, SourceMap, dotted
 
 SHEET_SUFFIXES = (".xlsx", ".csv")
@@ -66,8 +66,14 @@ class SheetRow:
     sheet: str
     row: int
     header: tuple[str, ...]
-    cells: tuple[Cell, ...]
+    values: tuple[Any, ...]  # from column A, None for a blank: plain values, cheap to send to a worker
+    # column → the cell, for the few with more to tell: a percent format, a formula with no cached value
+    marked: Mapping[int, Cell] = field(default_factory=dict, hash=False)
     problem: str | None = None  # the whole sheet could not be read
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        return tuple(self.marked.get(index) or Cell(value) for index, value in enumerate(self.values, start=1))
 
     @property
     def label(self) -> str:
@@ -78,8 +84,9 @@ class SheetRow:
 
     @functools.cached_property  # asked for by the row's case and by its stored row
     def sha256(self) -> str:
-        data = json.dumps([self.header, [(c.value, c.percent, c.formula_without_value) for c in self.cells],
-                           self.problem], default=str, ensure_ascii=False)
+        data = json.dumps([self.header, self.values, sorted((i, c.percent, c.formula_without_value)
+                                                            for i, c in self.marked.items()), self.problem],
+                          default=str, ensure_ascii=False)
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
     def build(self, attestations: Iterable[str]) -> tuple[dict[str, Any], SheetSource]:
@@ -90,9 +97,14 @@ class SheetRow:
         data: dict[str, Any] = {}
         problems: list[Problem] = []
         period_values: dict[str, dict[str, Any]] = {}  # only the periods this row states a value for
-        for index, (bound, cell) in enumerate(zip(layout.bounds, self.cells), start=1):
-            if (cell.value is None or cell.value == "") and not cell.formula_without_value:
-                continue  # not stated (the layout places it, should a required field be missing)
+        for index, (bound, value) in enumerate(zip(layout.bounds, self.values), start=1):
+            cell = self.marked.get(index)
+            if cell is None:
+                if value is None or value == "":
+                    continue  # not stated (the layout places it, should a required field be missing)
+                cell = Cell(value)
+            elif cell.value in (None, "") and not cell.formula_without_value:
+                continue
             if bound is None or isinstance(bound, str):
                 problems.append(_cell_problem(self, index, self.header[index - 1],
                                               bound or "a value under a column with no header"))
@@ -179,7 +191,7 @@ def read_sheet(path: str | Path) -> list[SheetRow]:
     problem; so is each other sheet of the workbook whose header row names issuer columns, since
     its rows are not read (never silently left out)."""
     path = Path(path)
-    others: dict[str, list[Cell]] = {}
+    others: dict[str, list[Any]] = {}
     try:
         if path.stat().st_size > MAX_SHEET_BYTES:
             raise CellError(f"file is larger than {MAX_SHEET_BYTES // (1024 * 1024)} MiB")
@@ -200,25 +212,27 @@ def read_sheet(path: str | Path) -> list[SheetRow]:
            for name, first in others.items() if _names_columns(first)]
     if not rows:
         return out
-    header = tuple("" if c.value is None else str(c.value) for c in rows[0][1])
-    for number, cells in rows[1:]:
-        if all(c.value in (None, "") and not c.formula_without_value for c in cells):
+    header = tuple("" if value is None else str(value) for value in rows[0][1])
+    for number, values, marked in rows[1:]:
+        if not any(value is not None and value != "" for value in values) and \
+                not any(c.formula_without_value for c in marked.values()):
             continue
-        width = max(len(header), len(cells))
+        width = max(len(header), len(values))
         out.append(SheetRow(str(path), sheet, number, header + ("",) * (width - len(header)),
-                            tuple(cells) + (BLANK,) * (width - len(cells))))
+                            tuple(values) + (None,) * (width - len(values)), marked))
     return out
 
 
-def _names_columns(header: list[Cell]) -> bool:
+def _names_columns(header: list[Any]) -> bool:
     """Whether a header row names a column of the issuers sheet (judgments aside: their names
     come from the rulebook)."""
-    return any(isinstance(bind_header(str(c.value), ()), Bound) for c in header if c.value not in (None, ""))
+    return any(isinstance(bind_header(str(value), ()), Bound) for value in header if value not in (None, ""))
 
 
-def _read_csv(path: Path) -> tuple[str, list[tuple[int, list[Cell]]]]:
+def _read_csv(path: Path) -> tuple[str, Rows]:
     text = path.read_bytes().decode("utf-8-sig")
-    rows = [(n, [Cell(v) for v in values]) for n, values in enumerate(csv.reader(io.StringIO(text, newline="")), 1)]
+    rows: Rows = [(n, [v or None for v in values], {})
+                  for n, values in enumerate(csv.reader(io.StringIO(text, newline="")), 1)]
     return path.stem, rows  # a spreadsheet program names a CSV's sheet after the file
 
 

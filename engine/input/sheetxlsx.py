@@ -34,9 +34,10 @@ from .sheetcells import Cell, CellError
 
 ISSUERS_SHEET = "issuers"  # the template's name for the sheet of issuers
 MAX_DENSE_CELLS = 8_000_000  # calamine's rectangle (~32 bytes a cell); past it, openpyxl streams the sheet
-BLANK = Cell(None)
 
-Rows = list[tuple[int, list[Cell]]]  # (row number, its cells from column A)
+# A sheet's rows: (row number, its values from column A, None for a blank; column → Cell for the few
+# cells with more to tell: a percent format, a formula)
+Rows = list[tuple[int, list[Any], dict[int, Cell]]]
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -57,7 +58,7 @@ class _Unscannable(Exception):
     """The sheet's XML is not in a shape the scan places exactly: openpyxl reads it."""
 
 
-def read_xlsx(path: Path) -> tuple[str, Rows, dict[str, list[Cell]]]:
+def read_xlsx(path: Path) -> tuple[str, Rows, dict[str, list[Any]]]:
     """The issuers sheet's title and rows (every row there is, from row 1), and the first row of
     every other worksheet (so that a second sheet of issuers is not silently left out).
     CellError (or zipfile.BadZipFile, KeyError) for a file that is no readable workbook."""
@@ -69,7 +70,7 @@ def read_xlsx(path: Path) -> tuple[str, Rows, dict[str, list[Cell]]]:
         raise CellError(f"not a readable .xlsx workbook ({error})") from None
 
 
-def _read(path: Path) -> tuple[str, Rows, dict[str, list[Cell]]]:
+def _read(path: Path) -> tuple[str, Rows, dict[str, list[Any]]]:
     with zipfile.ZipFile(path) as archive:
         parts = _worksheet_parts(archive)
         if not parts:
@@ -87,18 +88,24 @@ def _read(path: Path) -> tuple[str, Rows, dict[str, list[Cell]]]:
     import python_calamine
 
     with python_calamine.CalamineWorkbook.from_path(str(path)) as book:
-        values = book.get_sheet_by_name(title).to_python(skip_empty_area=False)
+        grid = book.get_sheet_by_name(title).to_python(skip_empty_area=False)
         first_rows = {name: _first_row(book, name) for name in others if name not in slow}
     first_rows |= _read_with_openpyxl(path, None, slow)[1]
-    marked_rows = {number for number, _ in marks}
-    known: dict[tuple[type, Any], Cell] = {}  # one Cell per distinct value: cells are immutable, and a
-    rows = []  # value repeated down a column ('no', a date) is built and pickled to the workers once
-    for number, row in enumerate(values, start=1):
-        if number in marked_rows:
-            rows.append((number, [_cell(value, marks.get((number, index))) for index, value in enumerate(row, 1)]))
-            continue
-        rows.append((number, [BLANK if value == "" else known.get((type(value), value)) or
-                              known.setdefault((type(value), value), _cell(value, None)) for value in row]))
+    by_row: dict[int, dict[int, _Mark]] = {}
+    for (number, column), mark in marks.items():
+        by_row.setdefault(number, {})[column] = mark
+    rows: Rows = []
+    for number, row in enumerate(grid, start=1):
+        values = [None if value == "" else _plain(value) if type(value) is dt.date else value for value in row]
+        marked = {}
+        for column, mark in by_row.get(number, {}).items():
+            if mark.error is not None:  # its text, as openpyxl gives it (calamine gives a blank)
+                values[column - 1] = mark.error or None
+            value = values[column - 1]
+            without = mark.formula and mark.error is None and (value is None or not mark.cached)
+            if mark.percent or without:
+                marked[column] = Cell(value, mark.percent, formula_without_value=without)
+        rows.append((number, values, marked))
     return title, rows, {name: first_rows[name] for name in others}
 
 
@@ -221,29 +228,25 @@ def _cell_end(data: bytes, tag: int) -> int:
     return len(data) if end < 0 else end
 
 
-def _cell(value: Any, mark: _Mark | None) -> Cell:
-    """A calamine value as openpyxl gives it (a date as a datetime, a blank as None), with what the
-    scan found: an error's text, a formula's missing cached value, a percent format."""
+def _plain(value: Any) -> Any:
+    """A calamine value as openpyxl gives it: a blank as None, a date as a datetime."""
+    if value == "":
+        return None
     if type(value) is dt.date:
-        value = dt.datetime(value.year, value.month, value.day)
-    if mark is None:
-        return BLANK if value == "" else Cell(value)
-    if mark.error is not None:
-        return Cell(mark.error or None, mark.percent)
-    value = None if value == "" else value
-    return Cell(value, mark.percent, formula_without_value=mark.formula and (value is None or not mark.cached))
+        return dt.datetime(value.year, value.month, value.day)
+    return value
 
 
-def _first_row(book: Any, name: str) -> list[Cell]:
+def _first_row(book: Any, name: str) -> list[Any]:
     rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=1)
-    return [_cell(value, None) for value in (rows[0] if rows else [])]
+    return [_plain(value) for value in (rows[0] if rows else [])]
 
 
 # ---------------------------------------------------------------------------------
 # The exact, slower way: openpyxl, streaming
 
 
-def _read_with_openpyxl(path: Path, title: str | None, others: list[str]) -> tuple[Rows, dict[str, list[Cell]]]:
+def _read_with_openpyxl(path: Path, title: str | None, others: list[str]) -> tuple[Rows, dict[str, list[Any]]]:
     """The rows of sheet `title` (none when None), and the first row of each of `others`."""
     import openpyxl
 
@@ -261,22 +264,23 @@ def _read_with_openpyxl(path: Path, title: str | None, others: list[str]) -> tup
         if name == title:
             continue
         first = rows_of(False, name, max_row=1)
-        firsts[name] = [Cell(getattr(cell, "value", None)) for cell in first[0][1]] if first else []
+        firsts[name] = [getattr(cell, "value", None) for cell in first[0][1]] if first else []
     if title is None:
         return [], firsts
     raw = rows_of(False, title)
     formulas = {(n, i) for n, row in raw for i, c in enumerate(row) if getattr(c, "data_type", None) == "f"}
     cached = dict(rows_of(True, title)) if formulas else {}
-    rows = []
+    rows: Rows = []
     for number, row in raw:
-        cells = []
+        values, marked = [], {}
         for index, cell in enumerate(row):
             value, percent = getattr(cell, "value", None), "%" in str(getattr(cell, "number_format", "") or "")
-            if (number, index) in formulas:
+            formula = (number, index) in formulas
+            if formula:
                 cached_cell = cached[number][index] if index < len(cached.get(number, ())) else None
                 value = getattr(cached_cell, "value", None)
-                cells.append(Cell(value, percent, formula_without_value=value is None))
-            else:
-                cells.append(Cell(value, percent))
-        rows.append((number, cells))
+            values.append(None if value == "" else value)
+            if percent or (formula and value is None):
+                marked[index + 1] = Cell(value, percent, formula_without_value=formula and value is None)
+        rows.append((number, values, marked))
     return rows, firsts
