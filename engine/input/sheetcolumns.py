@@ -49,6 +49,12 @@ class Column:
     default: Any = None  # the model's value when the cell is blank (a flag's False): written blank
     unit_note: str = ""  # the model's example (e.g. '1,200万股 or 281.6366万份')
 
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The units its cells may be in, as the model's example states them: ('万股',), or ('万股',
+        '万份') for a figure a CDR filing states in 份 (converted by the case's ratio)."""
+        return tuple(_unit_of(example.strip()) for example in self.unit_note.split(" or ")) if self.unit_note else ()
+
     def header(self, key: str = "") -> str:
         name = self.name.replace("{period}", key).replace("{attestation}", key)
         return f"{name} [{self.unit}]" if self.unit else name
@@ -220,8 +226,10 @@ def bind_header(text: str, attestations: Iterable[str]) -> Bound | str:
         return f"column '{name}' takes no unit, but its header says [{unit}]"
     if unit:
         symbol = "元/股" if unit == "元" and column.dim == Dim(1, -1) else unit
-        if symbol not in UNITS or UNITS[symbol].dim != column.dim:
-            return f"the header of '{name}' gives the unit [{unit}], which is not a unit of {column.dim.name}"
+        dims = [column.dim] + [UNITS[u].dim for u in column.units if u in UNITS and UNITS[u].dim != column.dim]
+        if symbol not in UNITS or UNITS[symbol].dim not in dims:
+            return (f"the header of '{name}' gives the unit [{unit}], which is not a unit of "
+                    f"{' or '.join(dim.name for dim in dims)}")
         unit = symbol
     path = tuple(key if part in ("{period}", "{attestation}") else part for part in column.path)
     return Bound(column, key, unit, path)
@@ -269,8 +277,8 @@ def column_reference(vocabulary: Vocabulary) -> list[tuple[str, str, str, str, s
             choices = vocabulary.standards if column.name == "chosen_standard" else column.choices
             if choices and column.kind != "bool":
                 meaning += f" — one of {', '.join(choices)}"
-        unit = (f"[{column.unit}]" if column.unit else "count" if column.count else "ratio") \
-            if column.kind == "amount" else _KIND_NOTE[column.kind]
+        unit = (" or ".join(f"[{u}]" for u in column.units) if column.unit else "count" if column.count else
+                "ratio") if column.kind == "amount" else _KIND_NOTE[column.kind]
         fact = column.fact or (column.path[-1] if column.path[0] == "financials" else None)
         readers = ", ".join(vocabulary.readers.get(fact, ())) if fact else ""
         if "{attestation}" in column.name and column.path[-1] == "holds":
