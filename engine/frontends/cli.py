@@ -218,8 +218,6 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
 
     if resume and out is None:
         raise click.UsageError("--resume needs --out")
-    if resume and out is not None and out.suffix.lower() == ".xlsx":
-        raise click.UsageError("--resume needs .csv, .jsonl or .sqlite output (a workbook is written whole)")
     try:
         files = [str(f) for f in discover(paths)]  # text, held once: see run_batch
         if out is not None:

@@ -138,3 +138,16 @@ def read_case_records(path: Path, list_columns: Sequence[str]) -> Iterator[dict[
                            "" if record[c] is None and c != "error_line" else record[c]) for c in header}
     finally:
         book.close()
+
+
+def read_rule_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The `rule_results` sheet's rows of a results workbook, as column dicts (RULE_COLUMNS)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        for name in [n for n in book.sheetnames if n == "rule_results" or n.startswith("rule_results_")]:
+            for values in book[name].iter_rows(min_row=2, values_only=True):
+                yield {c: "" if v is None else v for c, v in zip(RULE_COLUMNS, values)}
+    finally:
+        book.close()
