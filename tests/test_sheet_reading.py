@@ -177,3 +177,15 @@ def test_percent_cells_read_the_same_by_either_reader(tmp_path: Path, book):
     assert _cells(sheetxlsx.read_xlsx(path)) == _cells(_by_openpyxl(path))
     case = read_sheet(path)[0].load(book.attestations).case
     assert case.sponsor.affiliates_holding.value == Fraction(7, 100)
+
+
+def test_a_sheet_too_large_to_hold_is_streamed_by_openpyxl(tmp_path: Path, monkeypatch):
+    """The scan holds a sheet's XML; past MAX_SCANNED_BYTES (as zipfile reads no more than an entry
+    declares, a zip bomb cannot pass it) openpyxl streams the sheet instead: the same cells."""
+    path = _small(tmp_path)
+    expected = _cells(sheetxlsx.read_xlsx(path))
+    used = []
+    monkeypatch.setattr(sheetxlsx, "_read_with_openpyxl",
+                        lambda *args, real=sheetxlsx._read_with_openpyxl: used.append(args[1]) or real(*args))
+    monkeypatch.setattr(sheetxlsx, "MAX_SCANNED_BYTES", 100)
+    assert _cells(sheetxlsx.read_xlsx(path)) == expected and used[0] == "issuers"

@@ -34,6 +34,7 @@ from .sheetcells import Cell, CellError
 
 ISSUERS_SHEET = "issuers"  # the template's name for the sheet of issuers
 MAX_DENSE_CELLS = 8_000_000  # calamine's rectangle (~32 bytes a cell); past it, openpyxl streams the sheet
+MAX_SCANNED_BYTES = 256 * 1024 * 1024  # a sheet's XML the scan holds in memory (10,000 rows: ~19 MB)
 
 # A sheet's rows: (row number, its values from column A, None for a blank; column → Cell for the few
 # cells with more to tell: a percent format, a formula)
@@ -78,13 +79,13 @@ def _read(path: Path) -> tuple[str, Rows, dict[str, list[Any]]]:
         title = ISSUERS_SHEET if ISSUERS_SHEET in parts else next(iter(parts))
         others = [name for name in parts if name != title]
         try:
-            sheet = archive.read(parts[title])
+            sheet = _sheet_xml(archive, parts[title])
             if not _fits(sheet):
                 raise _Unscannable("not placeable, or too large a rectangle for calamine")
             marks = _marks(sheet, _percent_styles(archive))
         except _Unscannable:
             return title, *_read_with_openpyxl(path, title, others)
-        slow = [name for name in others if not _fits(archive.read(parts[name]))]
+        slow = [name for name in others if not _part_fits(archive, parts[name])]
     import python_calamine
 
     with python_calamine.CalamineWorkbook.from_path(str(path)) as book:
@@ -107,6 +108,14 @@ def _read(path: Path) -> tuple[str, Rows, dict[str, list[Any]]]:
                 marked[column] = Cell(value, mark.percent, formula_without_value=without)
         rows.append((number, values, marked))
     return title, rows, {name: first_rows[name] for name in others}
+
+
+def _sheet_xml(archive: zipfile.ZipFile, part: str) -> bytes:
+    """A sheet's XML, when it is small enough to hold (zipfile reads no more than the size an entry
+    declares, so a zip bomb cannot make it larger): else openpyxl streams it."""
+    if archive.getinfo(part).file_size > MAX_SCANNED_BYTES:
+        raise _Unscannable("too large to hold")
+    return archive.read(part)
 
 
 def _worksheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
@@ -150,6 +159,13 @@ def _cell_data(sheet: bytes) -> bytes | None:
     if start < 0:
         return None if re.search(rb"<\w+:sheetData[\s>/]", sheet) else b""  # None: a prefixed namespace
     return sheet[start:end if end > start else len(sheet)]
+
+
+def _part_fits(archive: zipfile.ZipFile, part: str) -> bool:
+    try:
+        return _fits(_sheet_xml(archive, part))
+    except _Unscannable:
+        return False
 
 
 def _fits(sheet: bytes) -> bool:
