@@ -368,35 +368,53 @@ def cold_start(args: list[str], runs: int = 10) -> tuple[float, float]:
     return times[0], (times[runs // 2 - 1] + times[runs // 2]) / 2
 
 
-def sheet_run(count: int, work: Path, jobs: list[int], seed: int) -> None:
-    """The same valid cases as N YAML files and as one N-row workbook: cases/s of each, and the
-    workbook's read time alone (the rows are read in the parent, evaluated in the workers)."""
-    from engine.frontends.batch import expand_sheets
-    from engine.input.caseload import load_case
+def sheet_run(count: int, work: Path, jobs: list[int], seed: int, repeat: int) -> None:
+    """The same valid cases as N YAML files and as one N-row workbook: cases/s of each end to end
+    (the workbook's time includes reading it), rounds alternating, medians and the median of the
+    same-round ratios; then the time to write the `--out results.xlsx` store for the N rows."""
     from engine.common.errors import InputError
+    from engine.frontends.batch import expand_sheets, run_rows
+    from engine.input.caseload import load_case
+    from engine.input.sheetrows import read_sheet
+    from engine.input.sheetwrite import cases_to_sheet
     from engine.rules.ruleloader import load_rulebook
     from engine.rules.sheetrules import vocabulary
-    from engine.input.sheets import cases_to_sheet, read_sheet
 
     files, cases = [], []
     for path in generate(count, work / f"sheet-cases-{count}", seed=seed):
         try:
             cases.append(load_case(path).case)
-            files.append(path)
+            files.append(str(path))
         except InputError:
             continue  # a deliberately bad case file: a sheet holds only valid cases
     book = work / f"issuers-{count}.xlsx"
     write_seconds, _ = timed(cases_to_sheet, cases, book, vocabulary(load_rulebook()))
     read_seconds, rows = timed(read_sheet, book)
     print(f"{len(cases):,} valid cases; workbook {book.stat().st_size / 1e6:.1f} MB written in {write_seconds:.1f} s, "
-          f"read in {read_seconds:.1f} s ({len(rows) / read_seconds:,.0f} rows/s)")
-    print(f"{'jobs':>6}{'YAML files c/s':>16}{'workbook c/s':>14}")
+          f"read in {read_seconds:.2f} s ({len(rows) / read_seconds:,.0f} rows/s)")
+    print(f"{'jobs':>6}{'YAML files c/s':>16}{'workbook c/s':>14}{'ratio':>7}   (medians of {repeat}; "
+          "ratio = workbook / YAML in the same round)")
     for j in jobs:
-        yaml_seconds, _ = timed(engine_run, files, work / f"yaml-{j}.jsonl", j)
-        sheet_seconds, _ = timed(lambda: engine_run(expand_sheets([book]), work / f"sheet-{j}.jsonl", j))
-        print(f"{j:>6}{len(files) / yaml_seconds:>16,.0f}{len(rows) / sheet_seconds:>14,.0f}", flush=True)
+        yaml_rates, sheet_rates, ratios = [], [], []
+        for _ in range(repeat):  # alternating, so a busy spell on the machine hits both
+            yaml_seconds, _ = timed(engine_run, files, work / f"yaml-{j}.jsonl", j)
+            sheet_seconds, _ = timed(lambda: engine_run(expand_sheets([book]), work / f"sheet-{j}.jsonl", j))
+            yaml_rates.append(len(files) / yaml_seconds)
+            sheet_rates.append(len(rows) / sheet_seconds)
+            ratios.append(sheet_rates[-1] / yaml_rates[-1])
+        print(f"{j:>6}{statistics.median(yaml_rates):>16,.0f}{statistics.median(sheet_rates):>14,.0f}"
+              f"{statistics.median(ratios):>7.2f}", flush=True)
         verdicts = [[r["verdict"] for r in read_rows(work / f"{kind}-{j}.jsonl")] for kind in ("yaml", "sheet")]
         assert verdicts[0] == verdicts[1], "the workbook and the case files disagree"
+    results = list(run_rows(rows, jobs=jobs[-1], detail=True))  # rule rows with citations and margins
+    for suffix in ("xlsx", "jsonl"):
+        def store_all() -> None:
+            with ResultStore(work / f"results.{suffix}") as store:
+                for row in results:
+                    store.add(row)
+        seconds, _ = timed(store_all)
+        print(f"--out results.{suffix}: {len(results):,} rows stored in {seconds:.1f} s "
+              f"({(work / f'results.{suffix}').stat().st_size / 1e6:.1f} MB)", flush=True)
 
 
 def machine() -> str:
@@ -428,7 +446,7 @@ def main() -> int:
         if args.sheets:
             print(f"machine: {machine()}")
             for count in (int(c) for c in args.counts.split(",")):
-                sheet_run(count, work, [int(j) for j in args.jobs.split(",")], args.seed)
+                sheet_run(count, work, [int(j) for j in args.jobs.split(",")], args.seed, args.repeat)
             return 0
         if args.profile:
             files = generate(args.profile, work / "cases", seed=args.seed)

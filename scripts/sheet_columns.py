@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.rules.ruleloader import load_rulebook
 from engine.rules.sheetrules import vocabulary  # noqa: E402
-from engine.input.sheets import reference_markdown  # noqa: E402
+from engine.input.sheetcolumns import reference_markdown  # noqa: E402
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"(<!-- columns: begin -->\n).*?(<!-- columns: end -->)", re.S)

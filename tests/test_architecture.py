@@ -12,8 +12,10 @@ from pathlib import Path
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 STAGES = [
     ("common", ["sanitize", "errors", "interrupts", "safeio", "bundled"]),
-    ("input", ["yamlsource", "units", "amounts", "case", "casefacts", "caseload", "sheets", "generate"]),
-    ("rules", ["expression", "parser", "typecheck", "rulefiles", "rulebook", "ruleloader", "sheetrules", "checkout", "citations", "editions"]),
+    ("input", ["yamlsource", "units", "amounts", "case", "casefacts", "caseload", "sheetcolumns", "sheetcells",
+               "sheetxlsx", "sheetrows", "sheetwrite", "generate"]),
+    ("rules", ["expression", "parser", "typecheck", "rulefiles", "rulebook", "ruleloader", "sheetrules", "checkout",
+               "citations", "editions"]),
     ("decide", ["facts", "results", "compiler", "evaluation", "pricing", "revision"]),
     ("output", ["report", "xlsxstore", "store"]),
     ("frontends", ["batch", "ruletests", "web", "cli"]),

@@ -100,7 +100,25 @@ def test_resume_skips_stored_cases_and_redoes_changed_ones(mixed: Path, tmp_path
     assert len({f for f, _, _ in read_rule_rows(out)}) == len(after) - 2  # error rows have no rule results
 
 
-@pytest.mark.parametrize("suffix", ["csv", "jsonl", "sqlite"])
+def test_a_resumed_workbook_is_the_fresh_one_byte_for_byte(mixed: Path, tmp_path: Path):
+    """A results workbook keeps the stored rule rows of unchanged cases too (its rule_results sheet)."""
+    out, fresh = tmp_path / "r.xlsx", tmp_path / "fresh.xlsx"
+    invoke("batch", mixed, "--out", out, "-j", "1")
+    changed = mixed / "std1-revenue-branch.yaml"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("expected_market_cap: 10亿元",
+                                                                     "expected_market_cap: 9.99亿元"), encoding="utf-8")
+    result = invoke("batch", mixed, "--out", out, "-j", "1", "--resume")
+    assert "1 evaluated" in result.output
+    invoke("batch", mixed, "--out", fresh, "-j", "1")
+    assert out.read_bytes() == fresh.read_bytes()
+    sheet_out = tmp_path / "sheet.xlsx"
+    invoke("batch", CASES / "issuers.csv", "--out", sheet_out, "-j", "1")
+    first = sheet_out.read_bytes()
+    assert "0 evaluated" in invoke("batch", CASES / "issuers.csv", "--out", sheet_out, "-j", "1", "--resume").output
+    assert sheet_out.read_bytes() == first
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "sqlite", "xlsx"])
 def test_resume_works_for_every_format(mixed: Path, tmp_path: Path, suffix: str):
     out = tmp_path / f"r.{suffix}"
     invoke("batch", mixed, "--out", out, "-j", "1")
@@ -145,7 +163,6 @@ def test_an_interrupted_first_batch_leaves_no_file(mixed: Path, tmp_path: Path):
 @pytest.mark.parametrize("args, message", [
     (["nope/*.yaml"], "no case files match"),
     (["cases", "--out", "r.txt"], "use .csv, .jsonl, .sqlite, .db or .xlsx"),
-    (["cases", "--out", "r.xlsx", "--resume"], "--resume needs .csv, .jsonl or .sqlite"),
     (["cases", "--resume"], "--resume needs --out"),
 ])
 def test_usage_errors_exit_2(args, message, monkeypatch):

@@ -3,6 +3,7 @@ their cells, lossless conversion both ways, a byte-identical results workbook, t
 
 from __future__ import annotations
 
+import csv
 import re
 from decimal import Decimal
 from fractions import Fraction
@@ -17,7 +18,9 @@ from engine.input.caseload import load_case
 from engine.frontends.cli import main
 from engine.common.errors import EXIT_BATCH_ERRORS, CaseError
 from engine.rules.sheetrules import vocabulary
-from engine.input.sheets import COLUMNS, CellError, column_reference, exact_number, read_sheet, reference_markdown
+from engine.input.sheetcells import CellError, exact_number
+from engine.input.sheetcolumns import COLUMNS, column_reference, reference_markdown
+from engine.input.sheetrows import read_sheet
 from engine.output.store import read_rows
 
 YAML_CASES = sorted(CASES.glob("*.yaml"))
@@ -269,3 +272,27 @@ def test_text_is_never_a_formula_in_written_workbooks(tmp_path: Path):
     row = openpyxl.load_workbook(tmp_path / "r.xlsx")["cases"][2]
     assert (row[0].value, row[0].data_type) == ("=HYPERLINK(1)", "s")
     assert row[11].value == "=1+1" and row[11].data_type == "s"
+
+
+def test_a_share_count_a_cdr_filing_states_in_fen_may_say_so_in_its_header(tmp_path: Path, book):
+    """Placement and subscription figures may be in 份 (as the case file may state them): the header may
+    say [万份]; a column that is never in 份 refuses it."""
+    from engine.input.sheetcolumns import bind_header
+
+    assert bind_header("sponsor_coinvestment_shares [万份]", ()).unit == "万份"
+    assert bind_header("new_shares [万份]", ()) == ("the header of 'new_shares' gives the unit [万份], "
+                                                   "which is not a unit of shares")
+    assert "which is not a unit of shares or receipts" in bind_header("offline_initial_shares [万元]", ())
+    yaml_case = CASES / "ninebot-cdr-pricing.yaml"
+    assert invoke("convert", yaml_case, "--to", tmp_path / "one.csv").exit_code == 0
+    with (tmp_path / "one.csv").open(encoding="utf-8", newline="") as stream:
+        titles, cells = list(csv.reader(stream))
+    column = titles.index("sponsor_coinvestment_shares [万股]")
+    titles[column], cells[column] = "sponsor_coinvestment_shares [万份]", "281.6366"
+    with (tmp_path / "fen.csv").open("w", encoding="utf-8", newline="") as stream:
+        csv.writer(stream).writerows([titles, cells])
+    (sheet_row,) = read_sheet(tmp_path / "fen.csv")
+    stated = sheet_row.load(book.attestations).case.placement.sponsor_coinvestment_shares
+    assert stated == load_case(yaml_case).case.placement.sponsor_coinvestment_shares
+    assert any(line[0] == "sponsor_coinvestment_shares [万股]" and line[2] == "[万股] or [万份]"
+               for line in column_reference(book))

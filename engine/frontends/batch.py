@@ -5,7 +5,7 @@ all its cases (a case is one short-lived session in it). Cases are handed out in
 their rows come back in order (`imap`), so output is deterministic whatever the number of
 processes, and rows are written as they arrive: memory stays flat as the batch grows. A bad
 case file becomes an error row with its file, line and message; the others still run. A sheet
-(.xlsx, .csv) named among the inputs is one case per row (`engine.sheets`), each row evaluated like a file.
+(.xlsx, .csv) named among the inputs is one case per row (`input.sheetrows`), each row evaluated like a file.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ..decide.compiler import CompiledRulebook, compile_rulebook
 from ..decide.evaluation import Evaluator
 from ..decide.pricing import evaluate_priced
 from ..input.caseload import load_case_text
-from ..input.sheets import SheetRow, is_sheet, read_sheet
+from ..input.sheetrows import SheetRow, is_sheet, read_sheet
 from ..input.yamlsource import MAX_FILE_BYTES
 from ..output.store import CaseRow, row_of_error, row_of_result
 from ..rules.rulebook import Rulebook

@@ -218,8 +218,6 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
 
     if resume and out is None:
         raise click.UsageError("--resume needs --out")
-    if resume and out is not None and out.suffix.lower() == ".xlsx":
-        raise click.UsageError("--resume needs .csv, .jsonl or .sqlite output (a workbook is written whole)")
     try:
         files = [str(f) for f in discover(paths)]  # text, held once: see run_batch
         if out is not None:
@@ -306,7 +304,7 @@ def template(path: Path, rules_dir: Path | None) -> None:
     example row; a workbook also validates the stage, standard and yes/no columns and describes
     every column on a second sheet."""
     from ..input.caseload import load_case
-    from ..input.sheets import bundled_example, write_template
+    from ..input.sheetwrite import bundled_example, write_template
     from ..rules.sheetrules import vocabulary
 
     _sheet_path(path)
@@ -328,7 +326,8 @@ def convert(sources: tuple[str, ...], target: Path, rules_dir: Path | None) -> N
     their cells (lines)."""
     from ..common.errors import CaseError
     from ..input.caseload import load_case
-    from ..input.sheets import cases_to_sheet, is_sheet, sheet_to_cases
+    from ..input.sheetrows import is_sheet
+    from ..input.sheetwrite import cases_to_sheet, sheet_to_cases
     from ..rules.sheetrules import vocabulary
     from .batch import discover
 

@@ -23,7 +23,7 @@ import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Generator, Iterator
 
 from ..common.errors import InputError, Problem
 from ..common.safeio import partial_path, read_regular_file, remove_stale_partials
@@ -31,7 +31,7 @@ from ..common.sanitize import MAX_CELL_CHARS, clip, escape
 from ..decide.results import CaseResult, RuleResult
 from ..input.yamlsource import MAX_FILE_BYTES
 from .report import exit_code, format_margin
-from .xlsxstore import XlsxResults, read_case_records
+from .xlsxstore import XlsxResults, read_case_records, read_rule_records
 
 COLUMNS = ("file", "case_id", "sha256", "verdict", "exit_code", "stage", "chosen_standard", "standards_holding",
            "failing_rules", "undetermined_rules", "error_line", "error", "rulebook_version", "rulebook_sha256")
@@ -137,15 +137,14 @@ class ResultStore:
         self._resumed = current is not None and path.exists()
         self._stored: Iterator[dict[str, Any]] = iter(())
         self._ahead: dict[str, dict[str, Any]] = {}  # stored rows read past while looking for a kept one
+        self._kept_rules: dict[str, tuple[RuleRow, ...]] = {}  # a workbook's stored rule rows, by file
         path.parent.mkdir(parents=True, exist_ok=True)
         self.stale = remove_stale_partials(path)  # left by an earlier run that was killed
         self.temporary = partial_path(path)
         self.detail = self.kind == "xlsx"  # rule rows with citations and margins
-        if self.kind == "xlsx" and current is not None:
-            raise ValueError("--resume needs .csv, .jsonl or .sqlite output (a workbook is written whole)")
         if self._resumed:
             assert current is not None
-            self.done = {r["file"] for r in self._kept_rows(current)}
+            self.done = {r["file"] for r in self._kept_rows(current, with_rules=False)}
             self._stored = self._kept_rows(current)
         if self.kind == "xlsx":
             self.xlsx = XlsxResults(COLUMNS, LIST_COLUMNS)
@@ -172,16 +171,22 @@ class ResultStore:
                 self.csv = csv.writer(self.stream)
                 self.csv.writerow(COLUMNS)
 
-    def _kept_rows(self, current: dict[str, str]) -> Iterator[dict[str, Any]]:
-        """The stored rows of unchanged case files, first of each file only, in stored order."""
+    def _kept_rows(self, current: dict[str, str], with_rules: bool = True) -> Iterator[dict[str, Any]]:
+        """The stored rows of unchanged case files, first of each file only, in stored order (of a
+        workbook, `with_rules`: their rule rows kept too, for `keep` to write again)."""
         # CSV cells hold file names escaped: match them against the escaped names of this batch
         names = {escape(f): f for f in current} if self.kind == "csv" else {f: f for f in current}
         seen: set[str] = set()
+        rules = _rules_by_case(self.path) if self.kind == "xlsx" and with_rules else None
+        if rules is not None:
+            next(rules)  # started: it is sent each stored row's file in turn
         for record in read_rows(self.path):
+            kept_rules = rules.send(record["file"]) if rules is not None else ()
             name = names.get(record["file"])
             if name is not None and current[name] == record["sha256"] and name not in seen:
                 seen.add(name)
                 record["file"] = name
+                self._kept_rules[name] = kept_rules  # a workbook rewrites them (its rule_results sheet)
                 yield record
 
     def keep(self, file: str) -> dict[str, Any]:
@@ -191,7 +196,7 @@ class ResultStore:
             self._ahead[record["file"]] = record
         record = self._ahead.pop(file)
         if self.kind != "sqlite":  # SQLite rows stay in the copied database; `commit` orders them
-            self._write(record)
+            self._write(record, self._kept_rules.pop(file, ()))
         else:
             self.count += 1
         return record
@@ -301,6 +306,21 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
                 yield record
         finally:
             db.close()
+
+
+def _rules_by_case(path: Path) -> Generator[tuple[RuleRow, ...], str, None]:
+    """Sent each case row's file in the stored order, the rule rows stored for it: a results
+    workbook's rule_results rows follow its cases rows (a case with none, an error row, gets ())."""
+    rows = read_rule_records(path)
+    ahead = next(rows, None)
+    file = yield ()
+    while True:
+        group = []
+        while ahead is not None and ahead["file"] == file:
+            group.append(RuleRow(ahead["rule_id"], ahead["part"], ahead["status"], ahead["counts_for_verdict"] == "yes",
+                                 ahead["citation"], ahead["margin"]))
+            ahead = next(rows, None)
+        file = yield tuple(group)
 
 
 def _typed(record: dict[str, Any], from_csv: bool) -> dict[str, Any]:

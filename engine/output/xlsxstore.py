@@ -3,19 +3,23 @@
 `cases` has one row per issuer (the columns of the CSV), its verdict cell coloured; `rule_results`
 one row per rule result with the article it cites and the margin of each comparison; `summary` the
 counts by verdict and by chosen standard and the rules that fail most. Every sheet has a frozen
-header, filters and set column widths. Rows are streamed (openpyxl's write-only mode keeps each
-sheet in a temporary file), and a sheet that reaches Excel's row limit continues on `…_2`.
-The bytes are the same on every run for the same rows (`sheets.workbook_bytes`); the store writes
-them to its temporary file, renamed over the output when the batch completes.
+header, filters and set column widths. Rows are streamed (XlsxWriter's constant-memory mode keeps
+each sheet in a temporary file, strings inline), and a sheet that reaches Excel's row limit
+continues on `…_2`. XlsxWriter, not openpyxl, writes it: a batch's rule_results sheet has some
+sixty rows an issuer, and XlsxWriter writes a cell in a third of openpyxl's time. The bytes are
+the same on every run for the same rows (a fixed creation time; `input.sheetwrite.canonical_zip`
+fixes the zip entries' dates); the store writes them to its temporary file, renamed over the
+output when the batch completes.
 """
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..input.sheets import column_letter, set_value, workbook_bytes
+from ..input.sheetwrite import FIXED_TIME, canonical_zip
 
 MAX_ROWS = 1_048_576  # Excel's rows per sheet, header included
 VERDICT_FILL = {"eligible": "C6EFCE", "not_eligible": "FFC7CE", "undetermined": "FFEB9C", "error": "D9D9D9",
@@ -31,11 +35,19 @@ class XlsxResults:
     """A results workbook being written; `bytes()` finishes it."""
 
     def __init__(self, columns: Sequence[str], list_columns: Sequence[str]):
-        import openpyxl
+        import xlsxwriter
 
-        self.book = openpyxl.Workbook(write_only=True)
+        self.buffer = io.BytesIO()
+        # constant memory: each sheet's rows go to a temporary file as they come, and strings are
+        # written inline (no shared-string table held for the whole batch)
+        self.book = xlsxwriter.Workbook(self.buffer, {"constant_memory": True})
+        self.book.set_properties({"created": FIXED_TIME, "author": "check-listing"})
+        self.bold = self.book.add_format({"bold": True})
+        self.fills = {name: self.book.add_format({"pattern": 1, "fg_color": f"#{rgb}"})
+                      for name, rgb in VERDICT_FILL.items()}
         self.columns, self.list_columns = tuple(columns), set(list_columns)
         self.sheets: dict[str, list[Any]] = {}  # base name → [current sheet, rows in it, part number, header]
+        self.parts: list[list[Any]] = []  # every sheet's state, in order (each part gets its filter)
         self.by_verdict: Counter = Counter()
         self.by_standard: Counter = Counter()
         self.failing: Counter = Counter()
@@ -47,29 +59,27 @@ class XlsxResults:
         if state is not None and state[1] < MAX_ROWS:
             return state[0]
         part = state[2] + 1 if state else 1
-        sheet = self.book.create_sheet(base if part == 1 else f"{base}_{part}")
-        for index, name in enumerate(header, start=1):  # widths and panes go before the first row
-            sheet.column_dimensions[column_letter(index)].width = WIDTHS.get(name, 12)
-        sheet.freeze_panes = "A2"
+        sheet = self.book.add_worksheet(base if part == 1 else f"{base}_{part}")
+        for index, name in enumerate(header):
+            sheet.set_column(index, index, WIDTHS.get(name, 12))
+        sheet.freeze_panes(1, 0)
         self.sheets[base] = [sheet, 0, part, tuple(header)]
+        self.parts.append(self.sheets[base])
         self._append(base, list(header), bold=True)
         return sheet
 
     def _append(self, base: str, values: list[Any], bold: bool = False, fill_at: int | None = None) -> None:
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.styles import Font, PatternFill
-
         sheet = self._sheet(base, self.sheets[base][3]) if not bold else self.sheets[base][0]
-        cells = []
+        row = self.sheets[base][1]
         for index, value in enumerate(values):
-            cell = WriteOnlyCell(sheet)
-            set_value(cell, value)
-            if bold:
-                cell.font = Font(bold=True)
-            if index == fill_at and value in VERDICT_FILL:
-                cell.fill = PatternFill("solid", fgColor=VERDICT_FILL[value])
-            cells.append(cell)
-        sheet.append(cells)
+            style = self.bold if bold else self.fills.get(value) if index == fill_at else None
+            if value is None or value == "":
+                if style is not None:
+                    sheet.write_blank(row, index, None, style)
+            elif isinstance(value, str):  # text is always text: a leading '=' never becomes a formula
+                sheet.write_string(row, index, value, style)
+            else:
+                sheet.write_number(row, index, value, style)
         self.sheets[base][1] += 1
 
     def add(self, record: dict[str, Any], rules: Sequence[Any]) -> None:
@@ -88,10 +98,11 @@ class XlsxResults:
 
     def bytes(self) -> bytes:
         """Add the summary sheet and every sheet's filter; the workbook's bytes."""
-        summary = self.book.create_sheet("summary")
-        for letter, width in zip("ABC", (36, 12, 12)):
-            summary.column_dimensions[letter].width = width
+        summary = self.book.add_worksheet("summary")
+        for index, width in enumerate((36, 12, 12)):
+            summary.set_column(index, index, width)
         self.sheets["summary"] = [summary, 0, 1, ()]
+        self.parts.append(self.sheets["summary"])
         total = sum(self.by_verdict.values())
         blocks = [("verdict", sorted(self.by_verdict.items())),
                   ("chosen standard", sorted(self.by_standard.items())),
@@ -102,10 +113,11 @@ class XlsxResults:
                 self._append("summary", [name, count, f"{count / total:.1%}" if total else ""],
                              fill_at=0 if title == "verdict" else None)
             self._append("summary", [])
-        for base, (sheet, rows, _, header) in self.sheets.items():
+        for sheet, rows, _, header in self.parts:
             if header and rows:
-                sheet.auto_filter.ref = f"A1:{column_letter(len(header))}{rows}"
-        return workbook_bytes(self.book)
+                sheet.autofilter(0, 0, rows - 1, len(header) - 1)
+        self.book.close()
+        return canonical_zip(self.buffer.getvalue())
 
 
 def read_case_records(path: Path, list_columns: Sequence[str]) -> Iterator[dict[str, Any]]:
@@ -124,5 +136,18 @@ def read_case_records(path: Path, list_columns: Sequence[str]) -> Iterator[dict[
                 record = dict(zip(header, values))
                 yield {c: ([x for x in (record[c] or "").split(LIST_SEPARATOR) if x] if c in list_columns else
                            "" if record[c] is None and c != "error_line" else record[c]) for c in header}
+    finally:
+        book.close()
+
+
+def read_rule_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The `rule_results` sheet's rows of a results workbook, as column dicts (RULE_COLUMNS)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        for name in [n for n in book.sheetnames if n == "rule_results" or n.startswith("rule_results_")]:
+            for values in book[name].iter_rows(min_row=2, values_only=True):
+                yield {c: "" if v is None else v for c, v in zip(RULE_COLUMNS, values)}
     finally:
         book.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..input.sheets import Vocabulary
+from ..input.sheetcolumns import Vocabulary
 from .expression import names_in
 from .rulebook import Rulebook
 
