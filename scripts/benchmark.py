@@ -104,7 +104,7 @@ def _keys_of(model) -> frozenset[str]:
 def floor_schema():
     """The keys each section of a case file may have, and the attestation names the rules know
     (read once, before timing: the floor refuses what the engine refuses)."""
-    from engine import case as models
+    from engine.input import case as models
     from engine.rules.rulebook import load_rulebook
 
     return {"case": _keys_of(models.Case), "issuer": _keys_of(models.Issuer),
