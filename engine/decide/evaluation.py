@@ -20,7 +20,7 @@ import datetime as dt
 import itertools
 import json
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import durable_rules_engine
 
@@ -71,6 +71,12 @@ class Evaluator:
         self._breaks: list[dt.date] | None = None  # the dates on which some version starts or ends
         self._plans: dict[tuple[int, str], _Plan] = {}
         self._earliest = rulebook.earliest_date()
+        # A result without explanations or missing facts depends on the rule version, its status and
+        # the durable rules fired alone: made once and shared (results are frozen), as are its
+        # variants marked informational or chosen among alternatives.
+        self._plain: dict[tuple[str, Status, tuple[str, ...]], RuleResult] = {}
+        self._shared: set[int] = set()  # identities of the results in `_plain`
+        self._marked: dict[tuple[int, bool, bool], RuleResult] = {}
 
     def close(self) -> None:
         for handle in self._rulesets.values():
@@ -186,7 +192,7 @@ class Evaluator:
         for item in pending:  # JSON text built from fragments made at compile time
             parts = [head, item.compiled.json_head]
             for operand in item.compiled.operands:
-                value = env.evaluate(operand.term)
+                value = env.operand(operand.term)
                 if not isinstance(value, Missing):
                     parts.append(operand.json_item(value))
             parts.append("}")
@@ -226,6 +232,14 @@ class Evaluator:
             comparisons = _explain(compiled.condition, env)
             applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
             figures = _figures(compiled, env, self.rulebook)
+        elif missing is None:
+            key = (compiled.key, durable_status, tuple(fired))
+            plain = self._plain.get(key)
+            if plain is None:
+                plain = self._plain[key] = _simple(item.rule, item.version, durable_status,
+                                                   _reason(durable_status, (), (), None), fired=tuple(fired))
+                self._shared.add(id(plain))
+            return plain
         else:
             comparisons, applicability, figures = (), (), ()
         reason = _reason(durable_status, comparisons, applicability, missing)
@@ -238,7 +252,7 @@ class Evaluator:
                        results: dict[str, RuleResult]) -> RuleResult:
         members = [m for m in self.rulebook.members(rule.alternatives or "")]
         if chosen is None:
-            return _screening_result(rule, version, members, results)
+            return _screening_result(rule, version, members, results, self._mark)
         member = next((m for m in members if m.standard == chosen), None)
         if member is None:
             return _simple(rule, version, Status.failed,
@@ -259,9 +273,19 @@ class Evaluator:
             reason += "; standards that hold: " + ", ".join(holding)
         for m in members:
             # the group rule carries the verdict; members are reported, the chosen one marked
-            results[m.id] = replace(results[m.id], informational=True, chosen=m.id == member.id)
+            results[m.id] = self._mark(results[m.id], True, m.id == member.id)
         return _simple(rule, version, status, reason, comparisons=outcome.comparisons,
                        applicability=outcome.applicability, figures=outcome.figures, missing=outcome.missing)
+
+    def _mark(self, result: RuleResult, informational: bool, chosen: bool = False) -> RuleResult:
+        """`result` as an alternative (informational), chosen or not; made once for a shared result."""
+        key = (id(result), informational, chosen)
+        marked = self._marked.get(key)
+        if marked is None:
+            marked = replace(result, informational=informational, chosen=chosen)
+            if id(result) in self._shared:  # alive as long as the evaluator: its identity stays its own
+                self._marked[key] = marked
+        return marked
 
     def _check_case_names(self, loaded: LoadedCase) -> None:
         """Attestation names and the chosen standard must be ones the rulebook knows."""
@@ -407,13 +431,13 @@ def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str
         durable_rules_fired=fired)
 
 
-def _screening_result(rule: Rule, version: RuleVersion, members: list[Rule],
-                      results: dict[str, RuleResult]) -> RuleResult:
+def _screening_result(rule: Rule, version: RuleVersion, members: list[Rule], results: dict[str, RuleResult],
+                      mark: Callable[[RuleResult, bool], RuleResult]) -> RuleResult:
     """No standard chosen (a sponsor screening an issuer): the group holds when at least one
     applicable standard holds, fails when every applicable one fails, is undetermined otherwise."""
     outcomes = [results[m.id] for m in members if results[m.id].status not in NOT_COUNTED]
     for m in members:
-        results[m.id] = replace(results[m.id], informational=True)
+        results[m.id] = mark(results[m.id], True)
     holding = [o for o in outcomes if o.status == Status.passed]
     open_ = [o for o in outcomes if o.status == Status.undetermined]
     prefix = "no standard is chosen (screening)"
