@@ -31,9 +31,28 @@ MAX_DEPTH = 32
 MAX_KEYS = 1000  # per mapping: no case or rule file needs more; 190,000 keys cost seconds and MBs
 
 try:  # libyaml's composer is ~10x faster; fall back silently when it is not built in
-    _Loader = yaml.CSafeLoader
+    _SafeLoader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    _SafeLoader = yaml.SafeLoader
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc, valid-type]
+    """The safe loader, remembering the tag it resolved for each short scalar: the same keys and
+    flags recur in every case file, and PyYAML resolves each one in Python, by regular expressions."""
+
+    _resolved: dict[tuple[Any, str, Any], str] = {}
+    _MAX_RESOLVED = 4096  # then start again: a hostile batch cannot grow it without bound
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode or len(value) > 64:
+            return super().resolve(kind, value, implicit)
+        key = (kind, value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            if len(self._resolved) >= self._MAX_RESOLVED:
+                self._resolved.clear()
+            tag = self._resolved[key] = super().resolve(kind, value, implicit)
+        return tag
 
 Path_ = tuple[str | int, ...]
 # what is left of 37,682.20万元 after a comma inside {…} split it: a key of three digits, maybe
