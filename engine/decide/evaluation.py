@@ -35,6 +35,8 @@ from .results import (NOT_COUNTED, Attested, CaseResult, Comparison, FigureValue
                       Verdict)
 
 _ENGINE_IDS = itertools.count(1)
+_FIRED_STATUS = {"pass": Status.passed, "fail": Status.failed, "na": Status.not_applicable}
+_MAX_SHARED = 20_000  # results shared between cases (`Evaluator._plain`)
 
 
 @dataclass
@@ -71,10 +73,10 @@ class Evaluator:
         self._breaks: list[dt.date] | None = None  # the dates on which some version starts or ends
         self._plans: dict[tuple[int, str], _Plan] = {}
         self._earliest = rulebook.earliest_date()
-        # A result without explanations or missing facts depends on the rule version, its status and
-        # the durable rules fired alone: made once and shared (results are frozen), as are its
+        # A result without explanations depends on the rule version, its status, the durable rules
+        # fired and the facts missing alone: made once and shared (results are frozen), as are its
         # variants marked informational or chosen among alternatives.
-        self._plain: dict[tuple[str, Status, tuple[str, ...]], RuleResult] = {}
+        self._plain: dict[tuple[str, Status, tuple[str, ...], Missing | None], RuleResult] = {}
         self._shared: set[int] = set()  # identities of the results in `_plain`
         self._marked: dict[tuple[int, bool, bool], RuleResult] = {}
 
@@ -192,7 +194,8 @@ class Evaluator:
         for item in pending:  # JSON text built from fragments made at compile time
             parts = [head, item.compiled.json_head]
             for operand in item.compiled.operands:
-                value = env.operand(operand.term)
+                key = operand.lookup_key
+                value = env.operand(operand.term) if key is None else env.lookup(*key)
                 if not isinstance(value, Missing):
                     parts.append(operand.json_item(value))
             parts.append("}")
@@ -218,35 +221,39 @@ class Evaluator:
 
     def _check_result(self, item: _Pending, env: FactEnvironment, fired: list[str], explain: bool) -> RuleResult:
         compiled = item.compiled
-        fired = sorted(set(fired))  # durable fires a rule once per satisfied branch of an `or`
-        outcomes = {name.rsplit("|", 1)[1] for name in fired}
+        names = tuple(sorted(set(fired)))  # durable fires a rule once per satisfied branch of an `or`
+        outcomes = {name.rsplit("|", 1)[1] for name in names}
         if len(outcomes) > 1:
-            raise InternalError(f"rule {item.rule.id}: durable_rules fired {sorted(fired)}")
-        durable_status = {"pass": Status.passed, "fail": Status.failed,
-                          "na": Status.not_applicable}.get(next(iter(outcomes), ""), Status.undetermined)
+            raise InternalError(f"rule {item.rule.id}: durable_rules fired {list(names)}")
+        durable_status = _FIRED_STATUS.get(next(iter(outcomes), ""), Status.undetermined)
         exact, missing = exact_status(env, compiled.applies_when, compiled.condition)
         if exact != durable_status:
             raise InternalError(f"rule {item.rule.id}: durable_rules says {durable_status.value}, "
                                 f"exact evaluation says {exact.value}")
-        if explain:
-            comparisons = _explain(compiled.condition, env)
-            applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
-            figures = _figures(compiled, env, self.rulebook)
-        elif missing is None:
-            key = (compiled.key, durable_status, tuple(fired))
+        if not explain:
+            key = (compiled.key, durable_status, names, missing)
             plain = self._plain.get(key)
             if plain is None:
-                plain = self._plain[key] = _simple(item.rule, item.version, durable_status,
-                                                   _reason(durable_status, (), (), None), fired=tuple(fired))
+                if len(self._plain) >= _MAX_SHARED:  # distinct missing facts are bounded, but be sure
+                    self._plain.clear()
+                    self._shared.clear()
+                    self._marked.clear()
+                plain = self._plain[key] = self._result(item, durable_status, (), (), (), missing, names)
                 self._shared.add(id(plain))
             return plain
-        else:
-            comparisons, applicability, figures = (), (), ()
-        reason = _reason(durable_status, comparisons, applicability, missing)
-        return _simple(item.rule, item.version, durable_status, reason, comparisons=comparisons,
-                       applicability=applicability, figures=figures,
+        comparisons = _explain(compiled.condition, env)
+        applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
+        return self._result(item, durable_status, comparisons, applicability, _figures(compiled, env, self.rulebook),
+                            missing, names)
+
+    @staticmethod
+    def _result(item: _Pending, status: Status, comparisons: tuple[Comparison, ...],
+                applicability: tuple[Comparison, ...], figures: tuple[FigureValue, ...], missing: Missing | None,
+                fired: tuple[str, ...]) -> RuleResult:
+        return _simple(item.rule, item.version, status, _reason(status, comparisons, applicability, missing),
+                       comparisons=comparisons, applicability=applicability, figures=figures,
                        missing=tuple(sorted(missing.facts)) if missing else (),
-                       missing_reasons=missing.reasons if missing else (), fired=tuple(fired))
+                       missing_reasons=missing.reasons if missing else (), fired=fired)
 
     def _chosen_result(self, rule: Rule, version: RuleVersion, chosen: str | None,
                        results: dict[str, RuleResult]) -> RuleResult:
