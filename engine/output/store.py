@@ -23,7 +23,7 @@ import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from ..common.errors import InputError, Problem
 from ..common.safeio import partial_path, read_regular_file, remove_stale_partials
@@ -40,8 +40,9 @@ SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".sqlite": "sqlite", ".db": "sqlit
 SQLITE_BATCH = 256  # cases whose rows go to SQLite in one executemany
 
 
-@dataclass(frozen=True)
-class RuleRow:
+class RuleRow(NamedTuple):
+    """One rule result of a stored case (a tuple: ~49 per case cross from a worker to the store)."""
+
     rule_id: str
     part: str
     status: str
@@ -77,7 +78,8 @@ class CaseRow:
 
 def row_of_result(file: str, sha256: str, result: CaseResult, detail: bool = False) -> CaseRow:
     """`detail`: each rule row also gets its citation and margins (text; costs ~5% of an evaluation)."""
-    counted = [r for r in result.results if result.counts_for_verdict(r)]
+    flags = result.counted()
+    counted = [r for r, counts in zip(result.results, flags) if counts]
     return CaseRow(
         file=file, sha256=sha256, case_id=result.case_id, verdict=result.verdict.value,
         exit_code=exit_code(result), stage=result.stage, chosen_standard=result.chosen_standard or "",
@@ -85,8 +87,8 @@ def row_of_result(file: str, sha256: str, result: CaseResult, detail: bool = Fal
         failing_rules=tuple(r.rule_id for r in counted if r.status.value == "fail"),
         undetermined_rules=tuple(r.rule_id for r in counted if r.status.value == "undetermined"),
         rulebook_version=result.rulebook_version, rulebook_sha256=result.rulebook_sha256,
-        rules=tuple(RuleRow(r.rule_id, r.part, r.status.value, result.counts_for_verdict(r), *_detail(r, detail))
-                    for r in result.results))
+        rules=tuple(RuleRow(r.rule_id, r.part, r.status.value, counts, *_detail(r, detail))
+                    for r, counts in zip(result.results, flags)))
 
 
 def _detail(rule: RuleResult, detail: bool) -> tuple[str, str]:
