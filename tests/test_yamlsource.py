@@ -409,14 +409,16 @@ def test_plain_numbers_and_year_keys_still_read():
 
 
 def test_remembered_tags_are_the_ones_pyyaml_resolves():
-    """Scalars' tags are remembered between files; each is the tag the plain safe loader gives."""
+    """Scalars' tags are remembered between files or found at once from their first character; each is
+    the tag the plain safe loader gives."""
     import yaml
 
     from engine.input import yamlsource
 
     text = "\n".join(f"k{i}: {v}" for i, v in enumerate(
         ["yes", "no", "on", "~", "null", "''", "1e3", "1.5", "012", "0x1F", "1:30", "1_000", "2020-01-01",
-         "2020-01-01 10:00:00", ".inf", ".nan", "3.77亿元", "'yes'", "true", "-7", "+.5", "x" * 80]))
+         "2020-01-01 10:00:00", ".inf", ".nan", "3.77亿元", "'yes'", "true", "-7", "+.5", "x" * 80, "", "北京",
+         "n", "Yes", "=", "<<", "off"]))
 
     def tags(loader):
         return [v.tag for _, v in yaml.compose(text, Loader=loader).value]
