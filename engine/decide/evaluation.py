@@ -69,6 +69,7 @@ class Evaluator:
         # date, at its stage), created the first time a case needs it: a case is matched against
         # its ~30 rules, not all 246 durable rules of every period.
         self._rulesets: dict[tuple[str, ...], Any] = {}
+        self._keys: dict[str, str] = {}  # durable rule name → the key of the rule version it decides
         self._sessions = itertools.count(1)
         self._breaks: list[dt.date] | None = None  # the dates on which some version starts or ends
         self._plans: dict[tuple[int, str], _Plan] = {}
@@ -92,6 +93,7 @@ class Evaluator:
             definition = self.compiled.ruleset_json([item.compiled for item in pending])
             handle = durable_rules_engine.create_ruleset(f"{self._name}_{len(self._rulesets) + 1}", definition)
             self._rulesets[key] = handle
+            self._keys.update((name, item.compiled.key) for item in pending for name in item.compiled.durable_names)
         return handle
 
     def __enter__(self) -> Evaluator:
@@ -208,13 +210,18 @@ class Evaluator:
             if code == 2:
                 raise InternalError("durable_rules reported a fact as already observed in a fresh session")
             result = durable_rules_engine.start_action_for_state(handle, state_handle)
-            while result:
-                message = json.loads(result[1])
-                for name, matched in message.items():
-                    key = matched["m"]["rule"]
+            message = result[1] if result else None
+            while message:
+                # one action a message, `{"<rule name>":<frame>}`, the name written as it was given:
+                # a name read off the front is looked up among the ruleset's own, else the JSON is parsed
+                name = message[2:message.find('":', 2)]
+                key = self._keys.get(name)
+                if key is not None:
                     fired.setdefault(key, []).append(name)
-                next_message = durable_rules_engine.complete_and_start_action(handle, state_handle)
-                result = (result[0], next_message) if next_message else None
+                else:
+                    for name, matched in json.loads(message).items():
+                        fired.setdefault(matched["m"]["rule"], []).append(name)
+                message = durable_rules_engine.complete_and_start_action(handle, state_handle)
         finally:
             durable_rules_engine.delete_state(handle, sid)
         return fired
