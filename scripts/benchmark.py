@@ -343,9 +343,10 @@ def _engine_child(files: list[str], out: Path, jobs: int, queue) -> None:
 
 
 def engine_in_child(files: list[str], out: Path, jobs: int) -> tuple[float, float]:
-    """(seconds, peak MB of its largest process) of one engine batch, in a fresh process, so
-    each batch size's memory is its own (ru_maxrss only grows within a process)."""
-    context = multiprocessing.get_context("fork")
+    """(seconds, peak MB of its largest process) of one engine batch, in a fresh interpreter that
+    holds what `check-listing batch` would (ru_maxrss only grows within a process, and a forked
+    child would count the pages this process kept from writing the cases and running the floor)."""
+    context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     child = context.Process(target=_engine_child, args=(files, out, jobs, queue))
     child.start()
