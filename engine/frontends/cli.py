@@ -2,7 +2,7 @@
 
     check-listing CASE.yaml [--format text|json|markdown] [--as-of DATE]
     check-listing price CASE.yaml --from A --to B --step S
-    check-listing batch PATH... [--jobs N] [--out results.csv|.jsonl|.sqlite|.xlsx] [--resume]
+    check-listing batch PATH... [--jobs N] [--out results.csv|.jsonl|.sqlite|.xlsx] [--resume] [--explain]
     check-listing template issuers.xlsx|.csv
     check-listing convert issuers.xlsx --to cases/   (or: convert cases/ --to issuers.xlsx)
     check-listing generate N DIR [--seed S]
@@ -177,9 +177,11 @@ def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_
               help="Store rows here: .csv, .jsonl, .sqlite/.db or .xlsx (the last two: also one row per rule result).")
 @click.option("--resume", is_flag=True, help="Keep rows already in --out for unchanged case files; evaluate the rest.")
 @click.option("--as-of", callback=parse_date, help="Judge every case under the rules in force on this date.")
+@click.option("--explain", is_flag=True, help="Also store each rule's reason, margins and citation (SQLite: in "
+              "rule_results; JSON Lines: a `rules` list per row; an .xlsx store always has them).")
 @rules_option
 def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bool, as_of: dt.date | None,
-          rules_dir: Path | None) -> None:
+          explain: bool, rules_dir: Path | None) -> None:
     """Evaluate many case files (files, folders, globs) and sheets (.xlsx, .csv: one issuer a row) in
     parallel; store one row per issuer.
 
@@ -191,13 +193,17 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
     from rich.console import Console
 
     from ..common.errors import EXIT_BATCH_ERRORS
-    from ..output.store import ResultStore, sink_kind
+    from ..output.store import SUFFIXES, ResultStore, explain_refusal, sink_kind
     from .batch import digests, discover, expand_sheets
 
     if resume and out is None:
         raise click.UsageError("--resume needs --out")
     if resume and out is not None and out.suffix.lower() == ".xlsx":
         raise click.UsageError("--resume needs .csv, .jsonl or .sqlite output (a workbook is written whole)")
+    if explain and out is not None:
+        refusal = explain_refusal(SUFFIXES.get(out.suffix.lower(), ""), resume)
+        if refusal:
+            raise click.UsageError(refusal)
     try:
         files = [str(f) for f in discover(paths)]  # text, held once: see run_batch
         if out is not None:
@@ -218,7 +224,7 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
     console = Console(stderr=True)
     files = expand_sheets(files)  # a sheet is one case per row
     current = digests(files) if resume else None
-    with ResultStore(target, current) as store:
+    with ResultStore(target, current, explain) as store:
         for stale in store.stale:
             click.echo(f"removed {stale}, left by an earlier run that was killed", err=True)
         summary = _run_with_progress(files, store, jobs, rulebook, as_of, console)
