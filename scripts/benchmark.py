@@ -343,9 +343,10 @@ def _engine_child(files: list[str], out: Path, jobs: int, queue) -> None:
 
 
 def engine_in_child(files: list[str], out: Path, jobs: int) -> tuple[float, float]:
-    """(seconds, peak MB of its largest process) of one engine batch, in a fresh process, so
-    each batch size's memory is its own (ru_maxrss only grows within a process)."""
-    context = multiprocessing.get_context("fork")
+    """(seconds, peak MB of its largest process) of one engine batch, in a fresh interpreter that
+    holds what `check-listing batch` would (ru_maxrss only grows within a process, and a forked
+    child would count the pages this process kept from writing the cases and running the floor)."""
+    context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     child = context.Process(target=_engine_child, args=(files, out, jobs, queue))
     child.start()
@@ -355,7 +356,12 @@ def engine_in_child(files: list[str], out: Path, jobs: int) -> tuple[float, floa
 
 
 def cold_start(args: list[str], runs: int = 10) -> tuple[float, float]:
-    """(min, median) wall milliseconds of a fresh `check-listing ARGS` process."""
+    """(min, median) wall milliseconds of a fresh `check-listing ARGS` process, the engine's bytecode
+    compiled first as `pip install` does (an editable checkout under PYTHONDONTWRITEBYTECODE would
+    otherwise compile every engine module from source in every run)."""
+    import compileall
+
+    compileall.compile_dir(Path(__file__).resolve().parent.parent / "engine", quiet=1)
     script = Path(sys.executable).parent / "check-listing"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "engine.frontends.cli"]
     times = []

@@ -164,6 +164,8 @@ def test_an_interrupted_first_batch_leaves_no_file(mixed: Path, tmp_path: Path):
     (["nope/*.yaml"], "no case files match"),
     (["cases", "--out", "r.txt"], "use .csv, .jsonl, .sqlite, .db or .xlsx"),
     (["cases", "--resume"], "--resume needs --out"),
+    (["cases", "--out", "r.csv", "--explain"], "--explain needs .sqlite, .jsonl or .xlsx"),
+    (["cases", "--out", "r.sqlite", "--resume", "--explain"], "--explain cannot be combined with --resume"),
 ])
 def test_usage_errors_exit_2(args, message, monkeypatch):
     monkeypatch.chdir(CASES.parent)
@@ -227,3 +229,44 @@ def test_a_broken_rules_directory_is_reported_once_and_no_worker_reads_rules(tmp
     assert len(everything) == len(files)
     assert [r.file for r in everything if r.verdict == "error"] == [str(mixed / "zz-bad-unit.yaml"),
                                                                      str(mixed / "zz-malformed.yaml")]
+
+
+def _stored_explanations(path: Path) -> dict[tuple[str, str], tuple[str, str, str, str]]:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        return {(Path(f).name, r): (status, reason, margin, citation) for f, r, status, reason, margin, citation in
+                db.execute("SELECT file, rule_id, status, reason, margin, citation FROM rule_results")}
+    finally:
+        db.close()
+
+
+def test_explain_stores_each_rules_reason_margins_and_citation(mixed: Path, tmp_path: Path):
+    """`--explain`: SQLite's rule rows carry the reason, margins and citation a single-case report shows;
+    JSON Lines rows a `rules` list with the same. Without it the stores are as before (no such columns)."""
+    from engine import Evaluator, load_case, load_rulebook
+
+    assert invoke("batch", mixed, "--out", tmp_path / "plain.sqlite").exit_code == EXIT_BATCH_ERRORS
+    assert invoke("batch", mixed, "--out", tmp_path / "explained.sqlite", "--explain", "--jobs", "2").exit_code \
+        == EXIT_BATCH_ERRORS
+    assert invoke("batch", mixed, "--out", tmp_path / "explained.jsonl", "--explain").exit_code == EXIT_BATCH_ERRORS
+    import sqlite3
+
+    columns = [row[1] for row in sqlite3.connect(tmp_path / "plain.sqlite").execute("PRAGMA table_info(rule_results)")]
+    assert "reason" not in columns
+    verdicts = [r["verdict"] for r in read_rows(tmp_path / "plain.sqlite")]
+    assert verdicts and verdicts == [r["verdict"] for r in read_rows(tmp_path / "explained.sqlite")]
+    stored = _stored_explanations(tmp_path / "explained.sqlite")
+    with Evaluator(load_rulebook()) as evaluator:
+        result = evaluator.evaluate(load_case(mixed / "qingcloud-filing.yaml"))
+    for rule in result.results:
+        status, reason, margin, citation = stored[("qingcloud-filing.yaml", rule.rule_id)]
+        assert (status, reason) == (rule.status.value, rule.reason)
+        assert citation == (rule.citation.reference() if rule.citation else "")
+    assert stored[("qingcloud-filing.yaml", "listing.2.1.1.2")][2].startswith("post_issue_share_capital ≥ 3000万元")
+    assert any(reason.startswith("does not hold: ") for _, reason, _, _ in stored.values())
+    rows = {Path(r["file"]).name: r for r in read_rows(tmp_path / "explained.jsonl")}
+    qingcloud = {r["rule_id"]: r for r in rows["qingcloud-filing.yaml"]["rules"]}
+    assert qingcloud["listing.2.1.1.2"]["reason"] == stored[("qingcloud-filing.yaml", "listing.2.1.1.2")][1]
+    assert rows["zz-malformed.yaml"]["rules"] == []  # an error row has no rule results

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from fractions import Fraction
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -84,3 +85,54 @@ _NEAR = st.builds(lambda base, k: base + k * _TINY, _BASES, st.integers(-3, 3))
 @given(_NEAR, st.lists(_NEAR, min_size=1, max_size=4))
 def test_the_shortcut_encodes_exactly_as_comparing_every_constant(value, constants):
     assert encode_number(value, constants) == _reference_encoding(value, constants)
+
+
+def test_the_exact_cross_check_reads_the_operand_values_sent_to_durable(rulebook, monkeypatch):
+    """Each compound operand (a sum, a ratio) is computed once per case: the exact evaluation of the
+    condition that compares it takes the value the fact carried, rather than computing it again."""
+    from engine.decide import facts
+
+    with Evaluator(rulebook) as evaluator:
+        terms = {id(o.term) for c in evaluator.compiled.rules.values() for o in c.operands
+                 if not isinstance(o.term, (facts.Name, facts.YearRef))}
+        assert terms
+        computed: list[int] = []
+
+        def counted(method):
+            def evaluate(env, node, k):
+                computed.append(id(node))
+                return method(env, node, k)
+            return evaluate
+
+        monkeypatch.setattr(facts, "_EVALUATE", {kind: counted(m) for kind, m in facts._EVALUATE.items()})
+        evaluator.evaluate(load_case_text(Path("cases/qingcloud-filing.yaml").read_text(encoding="utf-8"), "q.yaml"),
+                           explain=False)
+        compound = [node for node in computed if node in terms]
+        assert compound and len(compound) == len(set(compound))
+
+
+def test_results_shared_between_cases_are_the_ones_a_fresh_evaluator_makes(rulebook):
+    """Without explanations, a rule's result with no missing facts is made once and shared by the
+    cases that reach it: the same objects, and equal to what a fresh evaluator builds."""
+    first = load_case_text(case_yaml(), "a.yaml")
+    second = load_case_text(case_yaml(chosen_standard="2.1.2(1)", offering={"expected_market_cap": "12亿元"}), "b.yaml")
+    with Evaluator(rulebook) as warm, Evaluator(rulebook) as fresh:
+        earlier = warm.evaluate(first, explain=False)
+        shared = warm.evaluate(second, explain=False)
+        assert shared.results == fresh.evaluate(second, explain=False).results
+        again = warm.evaluate(first, explain=False)
+        assert again.results == earlier.results
+        assert sum(a is b for a, b in zip(again.results, earlier.results)) > len(earlier.results) // 2
+
+
+def test_fired_rules_read_off_the_message_are_the_ones_its_json_names(rulebook):
+    """A fired rule's name is read off the front of durable's message when it is one of the ruleset's;
+    otherwise the message is parsed as JSON. Both ways give the same rules fired."""
+    loaded = load_case_text(Path("cases/qingcloud-pricing.yaml").read_text(encoding="utf-8"), "q.yaml")
+    with Evaluator(rulebook) as evaluator:
+        by_name = evaluator.evaluate(loaded, explain=False)
+        assert evaluator._keys
+        evaluator._keys.clear()  # no name is known: every message goes through json.loads
+        by_json = evaluator.evaluate(loaded, explain=False)
+    fired = [r.durable_rules_fired for r in by_name.results]
+    assert any(fired) and fired == [r.durable_rules_fired for r in by_json.results]

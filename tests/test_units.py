@@ -433,3 +433,27 @@ def test_canonical_text_is_exact():
     ratio = parse_amount("1200万股") / parse_amount("4746.2175万股")
     assert canonical_text(ratio) == "160000/632829"
     assert Fraction(canonical_text(ratio)) == ratio.value
+
+
+def test_text_passed_over_by_the_lookalike_check_holds_no_digit_like_mark():
+    """The check skips text of ASCII and CJK ideographs only: not one of those is a footnote mark."""
+    import unicodedata
+
+    from engine.input.units import _NO_LOOKALIKES
+
+    assert [hex(c) for c in (0x7F, 0x80, 0xB2, 0x2460, 0x4DFF, 0x4E00, 0x9FFF, 0xA000, 0xFF11)
+            if _NO_LOOKALIKES.fullmatch(chr(c))] == ["0x7f", "0x4e00", "0x9fff"]
+    skipped = [chr(c) for c in [*range(0x80), *range(0x4E00, 0xA000)]]
+    assert not [ch for ch in skipped if unicodedata.category(ch) == "No" or unicodedata.decomposition(ch).startswith(
+        ("<super>", "<sub>", "<circle>", "<fraction>"))]
+    with pytest.raises(UnitError, match="footnote"):
+        parse_amount("3.77亿元²", dim=MONEY)
+
+
+@pytest.mark.parametrize("digits", ["0", "7", "0.5", ".25", "37,682.20", "1,000,000.000001", "000123.4500", "3.77"])
+@pytest.mark.parametrize("symbol", ["元", "万元", "亿元", "万股", "%", "元/股"])
+@pytest.mark.parametrize("sign", ["", "-"])
+def test_amounts_are_the_exact_decimal_times_the_unit(digits, symbol, sign):
+    value = parse_amount(f"{sign}{digits}{symbol}")
+    expected = Fraction(Decimal(digits.replace(",", ""))) * UNITS[symbol].factor
+    assert value.value == (-expected if sign else expected) and value.dim == UNITS[symbol].dim

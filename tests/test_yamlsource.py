@@ -406,3 +406,25 @@ def test_yaml_1_1_number_forms_are_refused_at_their_line(text):
 def test_plain_numbers_and_year_keys_still_read():
     data = load_text("a: 0\nb: -3\nc: .5\nd: 0.25\nyears: {2019: 1, 2020: 2}\n", "f.yaml").data
     assert data == {"a": 0, "b": -3, "c": Decimal("0.5"), "d": Decimal("0.25"), "years": {2019: 1, 2020: 2}}
+
+
+def test_remembered_tags_are_the_ones_pyyaml_resolves():
+    """Scalars' tags are remembered between files or found at once from their first character; each is
+    the tag the plain safe loader gives."""
+    import yaml
+
+    from engine.input import yamlsource
+
+    text = "\n".join(f"k{i}: {v}" for i, v in enumerate(
+        ["yes", "no", "on", "~", "null", "''", "1e3", "1.5", "012", "0x1F", "1:30", "1_000", "2020-01-01",
+         "2020-01-01 10:00:00", ".inf", ".nan", "3.77亿元", "'yes'", "true", "-7", "+.5", "x" * 80, "", "北京",
+         "n", "Yes", "=", "<<", "off"]))
+
+    def tags(loader):
+        return [v.tag for _, v in yaml.compose(text, Loader=loader).value]
+
+    expected = tags(yaml.SafeLoader)
+    yamlsource._Loader._resolved.clear()
+    assert tags(yamlsource._Loader) == expected  # resolved afresh
+    assert yamlsource._Loader._resolved
+    assert tags(yamlsource._Loader) == expected  # remembered

@@ -60,8 +60,13 @@ class Operand:
     numeric: tuple[tuple[Fraction, float], ...] = dataclass_field(init=False, repr=False, compare=False)
     bound: Fraction = dataclass_field(init=False, repr=False, compare=False)
     json_key: str = dataclass_field(init=False, repr=False, compare=False)
+    # (name, k) of a term that is one figure (k: the k-th latest year, or 0): read by `lookup`
+    lookup_key: tuple[str, int] | None = dataclass_field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        term = self.term
+        object.__setattr__(self, "lookup_key", (term.name, 0) if isinstance(term, Name) else
+                           (term.name, term.k) if isinstance(term, YearRef) else None)
         numeric, bound = _numeric_constants([c.value for c in self.constants if isinstance(c, Quantity)])
         object.__setattr__(self, "numeric", numeric)
         object.__setattr__(self, "bound", bound)

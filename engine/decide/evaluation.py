@@ -20,7 +20,7 @@ import datetime as dt
 import itertools
 import json
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import durable_rules_engine
 
@@ -36,6 +36,8 @@ from .results import (NOT_COUNTED, Attested, CaseResult, Comparison, FigureValue
                       Verdict)
 
 _ENGINE_IDS = itertools.count(1)
+_FIRED_STATUS = {"pass": Status.passed, "fail": Status.failed, "na": Status.not_applicable}
+_MAX_SHARED = 20_000  # results shared between cases (`Evaluator._plain`)
 
 
 @dataclass
@@ -68,10 +70,17 @@ class Evaluator:
         # date, at its stage), created the first time a case needs it: a case is matched against
         # its ~30 rules, not all 246 durable rules of every period.
         self._rulesets: dict[tuple[str, ...], Any] = {}
+        self._keys: dict[str, str] = {}  # durable rule name → the key of the rule version it decides
         self._sessions = itertools.count(1)
         self._breaks: list[dt.date] | None = None  # the dates on which some version starts or ends
         self._plans: dict[tuple[int, str], _Plan] = {}
         self._earliest = rulebook.earliest_date()
+        # A result without explanations depends on the rule version, its status, the durable rules
+        # fired and the facts missing alone: made once and shared (results are frozen), as are its
+        # variants marked informational or chosen among alternatives.
+        self._plain: dict[tuple[str, Status, tuple[str, ...], Missing | None], RuleResult] = {}
+        self._shared: set[int] = set()  # identities of the results in `_plain`
+        self._marked: dict[tuple[int, bool, bool], RuleResult] = {}
 
     def close(self) -> None:
         for handle in self._rulesets.values():
@@ -85,6 +94,7 @@ class Evaluator:
             definition = self.compiled.ruleset_json([item.compiled for item in pending])
             handle = durable_rules_engine.create_ruleset(f"{self._name}_{len(self._rulesets) + 1}", definition)
             self._rulesets[key] = handle
+            self._keys.update((name, item.compiled.key) for item in pending for name in item.compiled.durable_names)
         return handle
 
     def __enter__(self) -> Evaluator:
@@ -187,7 +197,8 @@ class Evaluator:
         for item in pending:  # JSON text built from fragments made at compile time
             parts = [head, item.compiled.json_head]
             for operand in item.compiled.operands:
-                value = env.evaluate(operand.term)
+                key = operand.lookup_key
+                value = env.operand(operand.term) if key is None else env.lookup(*key)
                 if not isinstance(value, Missing):
                     parts.append(operand.json_item(value))
             parts.append("}")
@@ -200,46 +211,63 @@ class Evaluator:
             if code == 2:
                 raise InternalError("durable_rules reported a fact as already observed in a fresh session")
             result = durable_rules_engine.start_action_for_state(handle, state_handle)
-            while result:
-                message = json.loads(result[1])
-                for name, matched in message.items():
-                    key = matched["m"]["rule"]
+            message = result[1] if result else None
+            while message:
+                # one action a message, `{"<rule name>":<frame>}`, the name written as it was given:
+                # a name read off the front is looked up among the ruleset's own, else the JSON is parsed
+                name = message[2:message.find('":', 2)]
+                key = self._keys.get(name)
+                if key is not None:
                     fired.setdefault(key, []).append(name)
-                next_message = durable_rules_engine.complete_and_start_action(handle, state_handle)
-                result = (result[0], next_message) if next_message else None
+                else:
+                    for name, matched in json.loads(message).items():
+                        fired.setdefault(matched["m"]["rule"], []).append(name)
+                message = durable_rules_engine.complete_and_start_action(handle, state_handle)
         finally:
             durable_rules_engine.delete_state(handle, sid)
         return fired
 
     def _check_result(self, item: _Pending, env: FactEnvironment, fired: list[str], explain: bool) -> RuleResult:
         compiled = item.compiled
-        fired = sorted(set(fired))  # durable fires a rule once per satisfied branch of an `or`
-        outcomes = {name.rsplit("|", 1)[1] for name in fired}
+        names = tuple(sorted(set(fired)))  # durable fires a rule once per satisfied branch of an `or`
+        outcomes = {name.rsplit("|", 1)[1] for name in names}
         if len(outcomes) > 1:
-            raise InternalError(f"rule {item.rule.id}: durable_rules fired {sorted(fired)}")
-        durable_status = {"pass": Status.passed, "fail": Status.failed,
-                          "na": Status.not_applicable}.get(next(iter(outcomes), ""), Status.undetermined)
+            raise InternalError(f"rule {item.rule.id}: durable_rules fired {list(names)}")
+        durable_status = _FIRED_STATUS.get(next(iter(outcomes), ""), Status.undetermined)
         exact, missing = exact_status(env, compiled.applies_when, compiled.condition)
         if exact != durable_status:
             raise InternalError(f"rule {item.rule.id}: durable_rules says {durable_status.value}, "
                                 f"exact evaluation says {exact.value}")
-        if explain:
-            comparisons = _explain(compiled.condition, env)
-            applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
-            figures = _figures(compiled, env, self.rulebook)
-        else:
-            comparisons, applicability, figures = (), (), ()
-        reason = _reason(durable_status, comparisons, applicability, missing)
-        return _simple(item.rule, item.version, durable_status, reason, comparisons=comparisons,
-                       applicability=applicability, figures=figures,
+        if not explain:
+            key = (compiled.key, durable_status, names, missing)
+            plain = self._plain.get(key)
+            if plain is None:
+                if len(self._plain) >= _MAX_SHARED:  # distinct missing facts are bounded, but be sure
+                    self._plain.clear()
+                    self._shared.clear()
+                    self._marked.clear()
+                plain = self._plain[key] = self._result(item, durable_status, (), (), (), missing, names)
+                self._shared.add(id(plain))
+            return plain
+        comparisons = _explain(compiled.condition, env)
+        applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
+        return self._result(item, durable_status, comparisons, applicability, _figures(compiled, env, self.rulebook),
+                            missing, names)
+
+    @staticmethod
+    def _result(item: _Pending, status: Status, comparisons: tuple[Comparison, ...],
+                applicability: tuple[Comparison, ...], figures: tuple[FigureValue, ...], missing: Missing | None,
+                fired: tuple[str, ...]) -> RuleResult:
+        return _simple(item.rule, item.version, status, _reason(status, comparisons, applicability, missing),
+                       comparisons=comparisons, applicability=applicability, figures=figures,
                        missing=tuple(sorted(missing.facts)) if missing else (),
-                       missing_reasons=missing.reasons if missing else (), fired=tuple(fired))
+                       missing_reasons=missing.reasons if missing else (), fired=fired)
 
     def _chosen_result(self, rule: Rule, version: RuleVersion, chosen: str | None,
                        results: dict[str, RuleResult]) -> RuleResult:
         members = [m for m in self.rulebook.members(rule.alternatives or "")]
         if chosen is None:
-            return _screening_result(rule, version, members, results)
+            return _screening_result(rule, version, members, results, self._mark)
         member = next((m for m in members if m.standard == chosen), None)
         if member is None:
             return _simple(rule, version, Status.failed,
@@ -260,9 +288,19 @@ class Evaluator:
             reason += "; standards that hold: " + ", ".join(holding)
         for m in members:
             # the group rule carries the verdict; members are reported, the chosen one marked
-            results[m.id] = replace(results[m.id], informational=True, chosen=m.id == member.id)
+            results[m.id] = self._mark(results[m.id], True, m.id == member.id)
         return _simple(rule, version, status, reason, comparisons=outcome.comparisons,
                        applicability=outcome.applicability, figures=outcome.figures, missing=outcome.missing)
+
+    def _mark(self, result: RuleResult, informational: bool, chosen: bool = False) -> RuleResult:
+        """`result` as an alternative (informational), chosen or not; made once for a shared result."""
+        key = (id(result), informational, chosen)
+        marked = self._marked.get(key)
+        if marked is None:
+            marked = replace(result, informational=informational, chosen=chosen)
+            if id(result) in self._shared:  # alive as long as the evaluator: its identity stays its own
+                self._marked[key] = marked
+        return marked
 
     def _check_case_names(self, loaded: LoadedCase) -> None:
         """Attestation names and the chosen standard must be ones the rulebook knows."""
@@ -408,13 +446,13 @@ def _simple(rule: Rule, version: RuleVersion | None, status: Status, reason: str
         durable_rules_fired=fired)
 
 
-def _screening_result(rule: Rule, version: RuleVersion, members: list[Rule],
-                      results: dict[str, RuleResult]) -> RuleResult:
+def _screening_result(rule: Rule, version: RuleVersion, members: list[Rule], results: dict[str, RuleResult],
+                      mark: Callable[[RuleResult, bool], RuleResult]) -> RuleResult:
     """No standard chosen (a sponsor screening an issuer): the group holds when at least one
     applicable standard holds, fails when every applicable one fails, is undetermined otherwise."""
     outcomes = [results[m.id] for m in members if results[m.id].status not in NOT_COUNTED]
     for m in members:
-        results[m.id] = replace(results[m.id], informational=True)
+        results[m.id] = mark(results[m.id], True)
     holding = [o for o in outcomes if o.status == Status.passed]
     open_ = [o for o in outcomes if o.status == Status.undetermined]
     prefix = "no standard is chosen (screening)"

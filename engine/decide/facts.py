@@ -71,6 +71,7 @@ class FactEnvironment:
         self.latest_year = required_latest_year if self.stale else stated
         self.required_because = required_because
         self._cache: dict[tuple[str, int], Outcome] = {}
+        self._terms: dict[int, Outcome] = {}  # operand values by the identity of their term (`operand`)
 
     # -- years ----------------------------------------------------------------
     def year_of(self, k: int) -> int | None:
@@ -84,9 +85,10 @@ class FactEnvironment:
     def lookup(self, name: str, k: int = 0) -> Outcome:
         """Value of `name`; `k` > 0 selects the k-th latest fiscal year for per-year figures."""
         key = (name, k)
-        if key not in self._cache:
-            self._cache[key] = self._lookup(name, k)
-        return self._cache[key]
+        value = self._cache.get(key, _UNKNOWN)
+        if value is _UNKNOWN:
+            value = self._cache[key] = self._lookup(name, k)
+        return value
 
     def _lookup(self, name: str, k: int) -> Outcome:
         if name in self.overrides:
@@ -134,54 +136,77 @@ class FactEnvironment:
     # -- expressions ----------------------------------------------------------
     def evaluate(self, node: Node, k: int = 0) -> Outcome:
         """Exact value of `node` (a term or a condition, Kleene logic for conditions)."""
-        if isinstance(node, Literal):
-            return node.value
-        if isinstance(node, Name):
-            return self.lookup(node.name, k)
-        if isinstance(node, YearRef):
-            return self.lookup(node.name, node.k)
-        if isinstance(node, Unary):
-            value = self.evaluate(node.operand, k)
-            if isinstance(value, Missing):
-                return value
-            return (not value) if node.op == "not" else -value
-        if isinstance(node, Binary):
-            left, right = self.evaluate(node.left, k), self.evaluate(node.right, k)
-            missing = _merge([left, right])
-            if missing:
-                return missing
-            if node.op == "+":
-                return left + right
-            if node.op == "-":
-                return left - right
-            if node.op == "*":
-                return left * right
-            if node.op == "^":
-                return left ** int(right.value)
-            if right.value == 0:
-                return Missing(frozenset(), (f"division by zero in {_describe(node)}",))
-            return left / right
-        if isinstance(node, Compare):
-            left, right = self.evaluate(node.left, k), self.evaluate(node.right, k)
-            missing = _merge([left, right])
-            if missing:
-                return missing
-            return compare(node.op, left, right)
-        if isinstance(node, BoolOp):
-            values = [self.evaluate(operand, k) for operand in node.operands]
-            decisive = node.op == "or"  # the value that settles the result: True for or, False for and
-            if any(v is decisive for v in values):
-                return decisive
-            missing = _merge(values)
-            return missing if missing else (not decisive)
-        if isinstance(node, If):
-            condition = self.evaluate(node.condition, k)
-            if isinstance(condition, Missing):
-                return condition
-            return self.evaluate(node.then if condition else node.otherwise, k)
-        if isinstance(node, Call):
-            return self.call(node, k)
-        raise TypeError(f"cannot evaluate {type(node).__name__}")  # pragma: no cover
+        if k == 0 and self._terms:
+            known = self._terms.get(id(node), _UNKNOWN)
+            if known is not _UNKNOWN:
+                return known
+        try:
+            method = _EVALUATE[type(node)]
+        except KeyError:  # pragma: no cover - the parser makes no other node
+            raise TypeError(f"cannot evaluate {type(node).__name__}") from None
+        return method(self, node, k)
+
+    def operand(self, term: Node) -> Outcome:
+        """`evaluate(term)`, kept for this case: the exact cross-check of a condition that compares
+        `term` reads the very value durable_rules was sent instead of computing it again. `term`
+        must outlive this environment (a compiled rule's operand does), as it is known by identity."""
+        value = self._terms.get(id(term), _UNKNOWN)
+        if value is _UNKNOWN:
+            value = self._terms[id(term)] = self.evaluate(term)
+        return value
+
+    def _literal(self, node: Literal, k: int) -> Outcome:
+        return node.value
+
+    def _name(self, node: Name, k: int) -> Outcome:
+        return self.lookup(node.name, k)
+
+    def _year_ref(self, node: YearRef, k: int) -> Outcome:
+        return self.lookup(node.name, node.k)
+
+    def _unary(self, node: Unary, k: int) -> Outcome:
+        value = self.evaluate(node.operand, k)
+        if isinstance(value, Missing):
+            return value
+        return (not value) if node.op == "not" else -value
+
+    def _binary(self, node: Binary, k: int) -> Outcome:
+        left, right = self.evaluate(node.left, k), self.evaluate(node.right, k)
+        missing = _merge([left, right])
+        if missing:
+            return missing
+        if node.op == "+":
+            return left + right
+        if node.op == "-":
+            return left - right
+        if node.op == "*":
+            return left * right
+        if node.op == "^":
+            return left ** int(right.value)
+        if right.value == 0:
+            return Missing(frozenset(), (f"division by zero in {_describe(node)}",))
+        return left / right
+
+    def _compare(self, node: Compare, k: int) -> Outcome:
+        left, right = self.evaluate(node.left, k), self.evaluate(node.right, k)
+        missing = _merge([left, right])
+        if missing:
+            return missing
+        return compare(node.op, left, right)
+
+    def _bool_op(self, node: BoolOp, k: int) -> Outcome:
+        values = [self.evaluate(operand, k) for operand in node.operands]
+        decisive = node.op == "or"  # the value that settles the result: True for or, False for and
+        if any(v is decisive for v in values):
+            return decisive
+        missing = _merge(values)
+        return missing if missing else (not decisive)
+
+    def _if(self, node: If, k: int) -> Outcome:
+        condition = self.evaluate(node.condition, k)
+        if isinstance(condition, Missing):
+            return condition
+        return self.evaluate(node.then if condition else node.otherwise, k)
 
     def call(self, node: Call, k: int) -> Outcome:
         name, args = node.function, node.args
@@ -234,6 +259,12 @@ class FactEnvironment:
             return decisive
         missing = _merge(values)
         return missing if missing else (not decisive)
+
+
+_UNKNOWN = object()  # not computed yet (None and False are values)
+_EVALUATE = {Literal: FactEnvironment._literal, Name: FactEnvironment._name, YearRef: FactEnvironment._year_ref,
+             Unary: FactEnvironment._unary, Binary: FactEnvironment._binary, Compare: FactEnvironment._compare,
+             BoolOp: FactEnvironment._bool_op, If: FactEnvironment._if, Call: FactEnvironment.call}
 
 
 def compare(op: str, left: Any, right: Any) -> bool:

@@ -161,8 +161,12 @@ class CaseResult:
     def counts_for_verdict(self, rule: RuleResult) -> bool:
         """Whether this rule's status entered the overall verdict: applicable, not a mere
         alternative, and in a part that decides (or was required)."""
-        return (not rule.informational and not rule.guideline and rule.status not in NOT_COUNTED
-                and any(p.counts and p.part == rule.part for p in self.parts))
+        return _counts(rule, {p.part for p in self.parts if p.counts})
+
+    def counted(self) -> tuple[bool, ...]:
+        """`counts_for_verdict` of each of `results`, in order."""
+        deciding = {p.part for p in self.parts if p.counts}
+        return tuple(_counts(rule, deciding) for rule in self.results)
 
     def deciding_provenance(self) -> dict[str, int]:
         """How the texts of the rules that decided the verdict are known: count by provenance word."""
@@ -177,3 +181,7 @@ class CaseResult:
             if item.rule_id == rule_id:
                 return item
         raise KeyError(rule_id)
+
+
+def _counts(rule: RuleResult, deciding: set[str]) -> bool:
+    return not rule.informational and not rule.guideline and rule.status not in NOT_COUNTED and rule.part in deciding

@@ -1,8 +1,8 @@
-"""`check-listing`: the command line. One command, one function; only this module prints.
+"""`check-listing`: the command line. One command, one function; only this module and `rulescli` print.
 
     check-listing CASE.yaml [--format text|json|markdown] [--as-of DATE]
     check-listing price CASE.yaml --from A --to B --step S
-    check-listing batch PATH... [--jobs N] [--out results.csv|.jsonl|.sqlite|.xlsx] [--resume]
+    check-listing batch PATH... [--jobs N] [--out results.csv|.jsonl|.sqlite|.xlsx] [--resume] [--explain]
     check-listing template issuers.xlsx|.csv
     check-listing convert issuers.xlsx --to cases/   (or: convert cases/ --to issuers.xlsx)
     check-listing generate N DIR [--seed S]
@@ -30,30 +30,17 @@ from pathlib import Path
 
 import click
 
-from ..common.errors import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, InputError, InternalError, Problem
+from ..common.errors import EXIT_INPUT_ERROR, InputError, Problem
 from ..common.safeio import output_target, write_atomically
 from ..common.sanitize import escape
+from .clicommon import InputFailure, input_errors, parse_date, rules_directory
+from .rulescli import rules
 
 # The engine's models use no pydantic plugin; scanning every installed package's metadata for one
 # costs a cold start ~10 ms. A user who wants plugins sets the variable themselves.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 FORMATS = ("text", "json", "markdown", "html")
-
-
-class _InputFailure(click.ClickException):
-    """Bad input: printed as its problems, exit code 2."""
-
-    exit_code = EXIT_INPUT_ERROR
-
-    def __init__(self, error: InputError):
-        super().__init__(error.render())
-        self.error = error
-
-    def show(self, file=None) -> None:  # noqa: D102 - click's hook
-        stream = file or sys.stderr
-        for problem in self.error.problems:
-            click.echo(f"error: {problem.render()}", file=stream)
 
 
 class _DefaultToCheck(click.Group):
@@ -103,15 +90,6 @@ def main() -> None:
     """
 
 
-def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date such as 2021-03-16") from None
-
-
 rules_option = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                             help="Rules directory (default: the bundled rules).")
 
@@ -119,7 +97,7 @@ rules_option = click.option("--rules", "rules_dir", type=click.Path(file_okay=Fa
 @main.command()
 @click.argument("case_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--as-of", callback=_date, help="Judge under the rules in force on this date instead of the case's own.")
+@click.option("--as-of", callback=parse_date, help="Judge under the rules in force on this date instead of the case's own.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file (atomically) instead of standard output.")
 @click.option("--verbose", "-v", is_flag=True, help="Text report: show every alternative in full.")
@@ -135,10 +113,10 @@ def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Pa
     from ..output.report import FORMATTERS, exit_code, format_text
     from ..rules.ruleloader import load_rulebook
 
-    with _input_errors():
+    with input_errors():
         if output:
             output_target(output, [case_file])  # refused before any work: a device, FIFO, the case itself
-        rulebook = load_rulebook(_rules(rules_dir))
+        rulebook = load_rulebook(rules_directory(rules_dir))
         loaded = load_case(case_file)
         for warning in loaded.warnings:
             click.echo(f"warning: {warning.render()}", err=True)
@@ -168,7 +146,7 @@ def _decimal(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
 @click.option("--to", "stop", required=True, callback=_decimal, help="Highest issue price, 元 per share.")
 @click.option("--step", required=True, callback=_decimal, help="Step between prices, 元 (e.g. 0.01).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--as-of", callback=_date, help="Judge under the rules in force on this date instead of the case's own.")
+@click.option("--as-of", callback=parse_date, help="Judge under the rules in force on this date instead of the case's own.")
 @rules_option
 def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_format: str,
           as_of: dt.date | None, rules_dir: Path | None) -> None:
@@ -183,8 +161,8 @@ def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_
         prices = price_steps(start, stop, step)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    with _input_errors():
-        rulebook = load_rulebook(_rules(rules_dir))
+    with input_errors():
+        rulebook = load_rulebook(rules_directory(rules_dir))
         loaded = load_case(case_file)
         with Evaluator(rulebook) as evaluator:
             rows = [(p, r, aborts(r)) for p, r in sweep(evaluator, loaded, prices, as_of=as_of)]
@@ -198,10 +176,12 @@ def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Store rows here: .csv, .jsonl, .sqlite/.db or .xlsx (the last two: also one row per rule result).")
 @click.option("--resume", is_flag=True, help="Keep rows already in --out for unchanged case files; evaluate the rest.")
-@click.option("--as-of", callback=_date, help="Judge every case under the rules in force on this date.")
+@click.option("--as-of", callback=parse_date, help="Judge every case under the rules in force on this date.")
+@click.option("--explain", is_flag=True, help="Also store each rule's reason, margins and citation (SQLite: in "
+              "rule_results; JSON Lines: a `rules` list per row; an .xlsx store always has them).")
 @rules_option
 def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bool, as_of: dt.date | None,
-          rules_dir: Path | None) -> None:
+          explain: bool, rules_dir: Path | None) -> None:
     """Evaluate many case files (files, folders, globs) and sheets (.xlsx, .csv: one issuer a row) in
     parallel; store one row per issuer.
 
@@ -213,11 +193,15 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
     from rich.console import Console
 
     from ..common.errors import EXIT_BATCH_ERRORS
-    from ..output.store import ResultStore, sink_kind
+    from ..output.store import SUFFIXES, ResultStore, explain_refusal, sink_kind
     from .batch import digests, discover, expand_sheets
 
     if resume and out is None:
         raise click.UsageError("--resume needs --out")
+    if explain and out is not None:
+        refusal = explain_refusal(SUFFIXES.get(out.suffix.lower(), ""), resume)
+        if refusal:
+            raise click.UsageError(refusal)
     try:
         files = [str(f) for f in discover(paths)]  # text, held once: see run_batch
         if out is not None:
@@ -228,21 +212,21 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
         raise click.UsageError(str(error)) from None
     if not files:
         raise click.UsageError(f"no case files (*.yaml, *.yml) in: {escape(', '.join(paths))}")
-    with _input_errors():
+    with input_errors():
         if out is not None:  # not a device, FIFO or directory, not one of the cases or paths given
             out = output_target(out, files + [Path(p) for p in paths])
         from ..rules.ruleloader import load_rulebook
 
-        rulebook = load_rulebook(_rules(rules_dir))  # a broken rule set is reported once, before any worker starts
+        rulebook = load_rulebook(rules_directory(rules_dir))  # a broken rule set is reported once, before any worker starts
     target = out or Path(tempfile.mkdtemp(prefix="check-listing-batch-")) / "results.jsonl"
     console = Console(stderr=True)
     files = expand_sheets(files)  # a sheet is one case per row
     current = digests(files) if resume else None
-    with ResultStore(target, current) as store:
+    with ResultStore(target, current, explain) as store:
         for stale in store.stale:
             click.echo(f"removed {stale}, left by an earlier run that was killed", err=True)
         summary = _run_with_progress(files, store, jobs, rulebook, as_of, console)
-    with _input_errors():
+    with input_errors():
         try:
             _print_summary(summary, target if out else None)
         except OSError as error:
@@ -308,7 +292,7 @@ def template(path: Path, rules_dir: Path | None) -> None:
     from ..rules.sheetrules import vocabulary
 
     _sheet_path(path)
-    with _input_errors():
+    with input_errors():
         book = vocabulary(_rulebook(rules_dir))
         write_template(path, load_case(bundled_example()).case, book)
     click.echo(f"template: {path}")
@@ -335,7 +319,7 @@ def convert(sources: tuple[str, ...], target: Path, rules_dir: Path | None) -> N
         files = discover(sources)
     except FileNotFoundError as error:
         raise click.UsageError(f"no case files or sheets match: {error}") from None
-    with _input_errors():
+    with input_errors():
         book = vocabulary(_rulebook(rules_dir))
         if is_sheet(target):
             if any(is_sheet(f) for f in files):
@@ -395,113 +379,6 @@ def schema(kind: str) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True))
 
 
-@main.group()
-def rules() -> None:
-    """Work on rule files."""
-
-
-@rules.command()
-@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-def lint(directory: Path | None) -> None:
-    """Check every rule file; list every problem with its file, line and rule id."""
-    from ..common.errors import RuleFileError
-    from ..decide.compiler import compile_rulebook
-    from ..rules.citations import check_quotes
-    from ..rules.ruleloader import load_rulebook
-
-    with _input_errors():
-        rulebook = load_rulebook(_rules(directory))
-        compile_rulebook(rulebook)
-        problems = check_quotes(rulebook)
-        if problems:
-            raise RuleFileError(problems)
-    versions = sum(len(r.versions) for r in rulebook.rules.values())
-    click.echo(f"ok: {len(rulebook.rules)} rules ({versions} versions), {len(rulebook.figures)} figures, "
-               f"{len(rulebook.attestations)} attestations in {rulebook.directory}")
-
-
-@rules.command(name="test")
-@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--coverage", "show_coverage", is_flag=True,
-              help="Also report, per rule and article, the statuses and threshold sides the tests reach.")
-@click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
-              help="Exit 1 when coverage is below this percentage.")
-def test_rules(directory: Path | None, show_coverage: bool, fail_under: float | None) -> None:
-    """Run the YAML rule tests (*.test.yaml beside the rules); exit 1 if any fails."""
-    from ..decide.evaluation import Evaluator
-    from ..rules.ruleloader import load_rulebook
-    from .ruletests import coverage, coverage_percent, format_coverage, format_outcomes, load_rule_tests, \
-        run_rule_tests
-
-    with _input_errors():
-        rulebook = load_rulebook(_rules(directory))
-        tests = load_rule_tests(rulebook)
-        with Evaluator(rulebook) as evaluator:
-            outcomes = run_rule_tests(evaluator, tests)
-    click.echo(f"rules: {rulebook.directory}")
-    click.echo(format_outcomes(outcomes), nl=False)
-    failed = any(not o.passed for o in outcomes)
-    if show_coverage or fail_under is not None:
-        entries = coverage(rulebook, outcomes)
-        if show_coverage:
-            click.echo(format_coverage(entries), nl=False)
-        if fail_under is not None and coverage_percent(entries) < fail_under:
-            click.echo(f"coverage {coverage_percent(entries):.1f}% is below {fail_under}%", err=True)
-            failed = True
-    sys.exit(1 if failed else 0)
-
-
-@rules.command(name="editions")
-@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--as-of", callback=_date, help="Only the rule versions in force on this date (YYYY-MM-DD).")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def editions_command(directory: Path | None, as_of: dt.date | None, output_format: str) -> None:
-    """Per instrument, its editions (document number, date) and, per rule version, how its text is known."""
-    from ..rules.editions import editions, editions_json, format_editions
-    from ..rules.ruleloader import load_rulebook
-
-    with _input_errors():
-        rulebook = load_rulebook(_rules(directory))
-    entries = editions(rulebook, as_of)
-    formatter = editions_json if output_format == "json" else format_editions
-    click.echo(formatter(entries, rulebook, as_of), nl=False)
-
-
-@rules.command(name="diff")
-@click.argument("cases", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--old", "old_date", callback=_date, help="Judge 'before' under the rules in force on this date.")
-@click.option("--new", "new_date", callback=_date, help="Judge 'after' under the rules in force on this date.")
-@click.option("--old-rules", type=click.Path(file_okay=False, path_type=Path), help="Rules directory before.")
-@click.option("--new-rules", type=click.Path(file_okay=False, path_type=Path), help="Rules directory after.")
-@click.option("--require", multiple=True, metavar="PART", help="Count a reported-only part (e.g. scitech).")
-def diff_rules(cases: tuple[Path, ...], old_date: dt.date | None, new_date: dt.date | None,
-               old_rules: Path | None, new_rules: Path | None, require: tuple[str, ...]) -> None:
-    """Rules that changed between two dates (or two rule directories), and the cases whose verdict flips.
-
-    Exit 0 when no verdict changes, 1 when some do.
-    """
-    from ..decide.evaluation import Evaluator
-    from ..decide.revision import case_impacts, case_paths, changed_rules, format_diff
-    from ..input.caseload import load_case
-    from ..rules.ruleloader import load_rulebook
-
-    if old_date is None and new_date is None and old_rules is None and new_rules is None:
-        raise click.UsageError("give --old/--new dates, --old-rules/--new-rules directories, or both")
-    with _input_errors():
-        old_book = load_rulebook(_rules(old_rules))
-        new_book = old_book if new_rules is None and old_rules is None else load_rulebook(_rules(new_rules))
-        loaded = [load_case(path) for path in case_paths(cases)]
-        # rule changes are listed between the two dates; with rule directories only, as of today
-        changes = changed_rules(old_book, old_date or new_date or dt.date.today(),
-                                new_book, new_date or old_date or dt.date.today())
-        with Evaluator(old_book) as before, Evaluator(new_book) as after:
-            impacts = case_impacts(before, old_date, after, new_date, loaded, require)
-    old_label = " ".join(str(x) for x in (old_rules, old_date) if x) or "the case dates"
-    new_label = " ".join(str(x) for x in (new_rules, new_date) if x) or "the case dates"
-    click.echo(format_diff(changes, impacts, old_label, new_label), nl=False)
-    sys.exit(1 if any(i.verdict_flips for i in impacts) else 0)
-
-
 @main.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback unless --allow-remote).")
@@ -520,7 +397,7 @@ def serve(port: int, host: str, allow_remote: bool, rules_dir: Path | None) -> N
                                    "pass --allow-remote to bind it anyway")
         click.echo(f"warning: binding {host}: anyone who can reach this machine can use the workbench "
                    "(no authentication)", err=True)
-    with _input_errors():
+    with input_errors():
         app = create_app(rules_dir, allow_remote=not is_loopback(host))
     try:
         sock = listen(host, port)
@@ -529,34 +406,6 @@ def serve(port: int, host: str, allow_remote: bool, rules_dir: Path | None) -> N
     shown = "127.0.0.1" if host == "localhost" else f"[{host}]" if ":" in host else host
     click.echo(f"check-listing workbench on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
     run_server(app, sock)
-
-
-class _input_errors:
-    """Turn engine errors into click exceptions with the right exit codes."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, traceback) -> bool:
-        if isinstance(error, InputError):
-            raise _InputFailure(error)
-        if isinstance(error, InternalError):
-            click.echo(f"internal error (please report): {error}", err=True)
-            sys.exit(EXIT_INTERNAL_ERROR)
-        return False
-
-
-def _rules(directory: Path | None) -> Path:
-    """The rules directory to load: as given; else, inside a checkout, its `rules/` (said on standard
-    error when they differ from the installed copy); else the bundled rules."""
-    from ..rules.checkout import default_rules_dir
-
-    if directory is not None:
-        return directory
-    found, differs = default_rules_dir(Path.cwd())
-    if differs:
-        click.echo(f"rules: {found} (this checkout's rules/, which differ from the installed copy)", err=True)
-    return found
 
 
 def _emit(text: str) -> None:
@@ -575,7 +424,7 @@ def _flush_stdout() -> None:
         try:
             _stdout_failed(error)
         except InputError as failure:
-            _InputFailure(failure).show()
+            InputFailure(failure).show()
             sys.exit(EXIT_INPUT_ERROR)
     except ValueError:  # already closed (a test runner's stream): nothing left to lose
         pass
@@ -593,6 +442,8 @@ def _stdout_failed(error: OSError) -> None:
     raise InputError([Problem(f"cannot write the report to standard output: {error.strerror or error}",
                               file="<stdout>")])
 
+
+main.add_command(rules)
 
 if __name__ == "__main__":  # python -m engine.cli, for scripts that run the CLI without the entry point
     main()

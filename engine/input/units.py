@@ -193,10 +193,11 @@ def parse_amount(text: str, *, dim: Dim | None = None, default_unit: str | None 
     digits = match.group("number").replace(",", "")
     if len(digits.replace(".", "").lstrip("0")) > MAX_DIGITS:
         raise UnitError(f"'{_shorten(str(text))}' has more than {MAX_DIGITS} digits: no filing states a figure so precisely")
-    number = Fraction(Decimal(digits))
-    if match.group("sign") == "-":
-        number = -number
-    return Quantity(number * unit.factor, unit.dim)
+    whole, _, decimals = digits.partition(".")
+    factor = unit.factor  # the digits over 10^decimals, times the unit's factor: one exact fraction
+    numerator = int(whole + decimals) * factor.numerator
+    return Quantity(Fraction(-numerator if match.group("sign") == "-" else numerator,
+                             10 ** len(decimals) * factor.denominator), unit.dim)
 
 
 MAX_DIGITS = 24  # 9,999,999,999,999.9999亿元 is already far beyond any issuer
@@ -206,9 +207,14 @@ def _shorten(text: str) -> str:
     return text if len(text) <= 40 else text[:20] + "…" + text[-10:]
 
 
+_NO_LOOKALIKES = re.compile("[\x00-\x7f\u4e00-\u9fff]*")
+
+
 def refuse_lookalike_digits(text: str) -> None:
     """Superscript, subscript, circled or fraction digits (a footnote mark copied from a PDF, e.g.
     '6.0²') would become plain digits under NFKC and silently change the number: refuse them."""
+    if _NO_LOOKALIKES.fullmatch(text):  # the usual text: ASCII and CJK ideographs, none digit-like
+        return
     for ch in text:
         decomposition = unicodedata.decomposition(ch)
         if decomposition.startswith(("<super>", "<sub>", "<circle>", "<fraction>")) or (

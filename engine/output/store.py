@@ -23,7 +23,7 @@ import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generator, Iterator
+from typing import Any, Generator, Iterator, NamedTuple
 
 from ..common.errors import InputError, Problem
 from ..common.safeio import partial_path, read_regular_file, remove_stale_partials
@@ -40,14 +40,16 @@ SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".sqlite": "sqlite", ".db": "sqlit
 SQLITE_BATCH = 256  # cases whose rows go to SQLite in one executemany
 
 
-@dataclass(frozen=True)
-class RuleRow:
+class RuleRow(NamedTuple):
+    """One rule result of a stored case (a tuple: ~49 per case cross from a worker to the store)."""
+
     rule_id: str
     part: str
     status: str
     counts_for_verdict: bool
-    citation: str = ""  # the article it cites and the margins: only when the store asks (results.xlsx)
-    margin: str = ""
+    citation: str = ""  # the article it cites, the margins and the reason: only when the store asks
+    margin: str = ""    # (results.xlsx, or --explain)
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ class CaseRow:
 
 def row_of_result(file: str, sha256: str, result: CaseResult, detail: bool = False) -> CaseRow:
     """`detail`: each rule row also gets its citation and margins (text; costs ~5% of an evaluation)."""
-    counted = [r for r in result.results if result.counts_for_verdict(r)]
+    flags = result.counted()
+    counted = [r for r, counts in zip(result.results, flags) if counts]
     return CaseRow(
         file=file, sha256=sha256, case_id=result.case_id, verdict=result.verdict.value,
         exit_code=exit_code(result), stage=result.stage, chosen_standard=result.chosen_standard or "",
@@ -85,16 +88,16 @@ def row_of_result(file: str, sha256: str, result: CaseResult, detail: bool = Fal
         failing_rules=tuple(r.rule_id for r in counted if r.status.value == "fail"),
         undetermined_rules=tuple(r.rule_id for r in counted if r.status.value == "undetermined"),
         rulebook_version=result.rulebook_version, rulebook_sha256=result.rulebook_sha256,
-        rules=tuple(RuleRow(r.rule_id, r.part, r.status.value, result.counts_for_verdict(r), *_detail(r, detail))
-                    for r in result.results))
+        rules=tuple(RuleRow(r.rule_id, r.part, r.status.value, counts, *_detail(r, detail))
+                    for r, counts in zip(result.results, flags)))
 
 
-def _detail(rule: RuleResult, detail: bool) -> tuple[str, str]:
+def _detail(rule: RuleResult, detail: bool) -> tuple[str, str, str]:
     if not detail:
-        return "", ""
+        return "", "", ""
     margins = "; ".join(f"{c.text}: {format_margin(c)}" for c in rule.comparisons if c.margin is not None
                         and not c.selector)
-    return (rule.citation.reference() if rule.citation else ""), margins
+    return (rule.citation.reference() if rule.citation else ""), margins, rule.reason
 
 
 def row_of_error(file: str, sha256: str, error: InputError, rulebook_version: str, rulebook_sha256: str) -> CaseRow:
@@ -123,15 +126,31 @@ def sink_kind(path: Path) -> str:
     return kind
 
 
+def explain_refusal(kind: str, resuming: bool) -> str | None:
+    """Why a store of `kind` cannot hold explanations (None: it can)."""
+    if kind == "csv":
+        return "--explain needs .sqlite, .jsonl or .xlsx output: a CSV row is one issuer, with no room for its rules"
+    if resuming:
+        return "--explain cannot be combined with --resume: a kept row has no explanations"
+    return None
+
+
 class ResultStore:
     """Writes rows to a temporary file beside `path`; `commit()` renames it over `path`."""
 
-    def __init__(self, path: Path, current: dict[str, str] | None = None):
+    def __init__(self, path: Path, current: dict[str, str] | None = None, explain: bool = False):
         """`current` (file → sha256 of the cases in this batch) turns on resume: stored rows of
         files whose content is unchanged are kept and listed in `done`; others are dropped. Kept
-        rows are written by `keep`, in the caller's order, so a resumed output is the fresh one."""
+        rows are written by `keep`, in the caller's order, so a resumed output is the fresh one.
+
+        `explain` stores each rule's reason, margins and citation: as columns of SQLite's
+        `rule_results`, as a `rules` list in each JSON Lines row (a workbook always has them)."""
         self.path = path
         self.kind = sink_kind(path)
+        self.explain = explain
+        refusal = explain_refusal(self.kind, current is not None) if explain else None
+        if refusal:
+            raise ValueError(refusal)
         self.count = 0
         self.done: set[str] = set()  # files whose stored row is kept (resume)
         self._resumed = current is not None and path.exists()
@@ -141,7 +160,7 @@ class ResultStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.stale = remove_stale_partials(path)  # left by an earlier run that was killed
         self.temporary = partial_path(path)
-        self.detail = self.kind == "xlsx"  # rule rows with citations and margins
+        self.detail = self.kind == "xlsx" or explain  # rule rows with citations, margins and reasons
         if self._resumed:
             assert current is not None
             self.done = {r["file"] for r in self._kept_rows(current, with_rules=False)}
@@ -162,7 +181,8 @@ class ResultStore:
                 columns = ", ".join(f"{c} {'INTEGER' if c in ('exit_code', 'error_line') else 'TEXT'}" for c in COLUMNS)
                 self.db.execute(f"CREATE TABLE cases ({columns}, PRIMARY KEY (file, sha256))")
                 self.db.execute("CREATE TABLE rule_results (file TEXT, sha256 TEXT, case_id TEXT, rule_id TEXT, "
-                                "part TEXT, status TEXT, counts_for_verdict INTEGER)")
+                                "part TEXT, status TEXT, counts_for_verdict INTEGER"
+                                + (", reason TEXT, margin TEXT, citation TEXT)" if explain else ")"))
             self.pending_cases: list[list[Any]] = []  # written by executemany, SQLITE_BATCH cases at a time
             self.pending_rules: list[tuple[Any, ...]] = []
         else:
@@ -209,6 +229,10 @@ class ResultStore:
     def _write(self, record: dict[str, Any], rules: tuple[RuleRow, ...] = ()) -> None:
         self.count += 1
         if self.kind == "jsonl":
+            if self.explain:
+                record = {**record, "rules": [{"rule_id": r.rule_id, "part": r.part, "status": r.status,
+                                               "counts_for_verdict": r.counts_for_verdict, "reason": r.reason,
+                                               "margin": r.margin, "citation": r.citation} for r in rules]}
             self.stream.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")
         elif self.kind == "xlsx":
             self.xlsx.add(record, rules)
@@ -220,7 +244,11 @@ class ResultStore:
             self.pending_cases.append(
                 [json.dumps(record[c], ensure_ascii=False) if c in LIST_COLUMNS else record[c] for c in COLUMNS])
             key = (record["file"], record["sha256"], record["case_id"])
-            self.pending_rules.extend((*key, r.rule_id, r.part, r.status, int(r.counts_for_verdict)) for r in rules)
+            if self.explain:
+                self.pending_rules.extend((*key, r.rule_id, r.part, r.status, int(r.counts_for_verdict), r.reason,
+                                           r.margin, r.citation) for r in rules)
+            else:
+                self.pending_rules.extend((*key, r.rule_id, r.part, r.status, int(r.counts_for_verdict)) for r in rules)
             if len(self.pending_cases) >= SQLITE_BATCH:
                 self._flush()
 
@@ -228,7 +256,8 @@ class ResultStore:
         """Write the pending SQLite rows: one executemany per table for many cases."""
         self.db.executemany(f"INSERT OR REPLACE INTO cases VALUES ({', '.join('?' * len(COLUMNS))})",
                             self.pending_cases)
-        self.db.executemany("INSERT INTO rule_results VALUES (?, ?, ?, ?, ?, ?, ?)", self.pending_rules)
+        self.db.executemany(f"INSERT INTO rule_results VALUES ({', '.join('?' * (10 if self.explain else 7))})",
+                            self.pending_rules)
         self.pending_cases.clear()
         self.pending_rules.clear()
 
