@@ -270,3 +270,31 @@ def test_explain_stores_each_rules_reason_margins_and_citation(mixed: Path, tmp_
     qingcloud = {r["rule_id"]: r for r in rows["qingcloud-filing.yaml"]["rules"]}
     assert qingcloud["listing.2.1.1.2"]["reason"] == stored[("qingcloud-filing.yaml", "listing.2.1.1.2")][1]
     assert rows["zz-malformed.yaml"]["rules"] == []  # an error row has no rule results
+
+
+def test_explain_puts_each_rules_reason_in_the_results_workbook(mixed: Path, tmp_path: Path):
+    """`--explain --out results.xlsx`: the rule_results sheet gains a `reason` column holding what the
+    single-case report says; without --explain the sheet is as before (no such column)."""
+    import openpyxl
+
+    from engine import Evaluator, load_case, load_rulebook
+
+    assert invoke("batch", mixed, "--out", tmp_path / "plain.xlsx").exit_code == EXIT_BATCH_ERRORS
+    assert invoke("batch", mixed, "--out", tmp_path / "explained.xlsx", "--explain").exit_code == EXIT_BATCH_ERRORS
+
+    def rule_rows(path: Path) -> tuple[list[str], list[dict]]:
+        book = openpyxl.load_workbook(path, read_only=True)
+        try:
+            header, *rows = [list(r) for r in book["rule_results"].iter_rows(values_only=True)]
+        finally:
+            book.close()
+        return header, [dict(zip(header, r)) for r in rows]
+
+    plain_header, plain = rule_rows(tmp_path / "plain.xlsx")
+    header, rows = rule_rows(tmp_path / "explained.xlsx")
+    assert "reason" not in plain_header and header == plain_header + ["reason"]
+    assert [{k: v for k, v in r.items() if k != "reason"} for r in rows] == plain
+    with Evaluator(load_rulebook()) as evaluator:
+        result = evaluator.evaluate(load_case(mixed / "qingcloud-filing.yaml"))
+    stored = {r["rule_id"]: r["reason"] for r in rows if Path(r["file"]).name == "qingcloud-filing.yaml"}
+    assert stored == {rule.rule_id: rule.reason or None for rule in result.results}

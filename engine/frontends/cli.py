@@ -178,7 +178,7 @@ def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_
 @click.option("--resume", is_flag=True, help="Keep rows already in --out for unchanged case files; evaluate the rest.")
 @click.option("--as-of", callback=parse_date, help="Judge every case under the rules in force on this date.")
 @click.option("--explain", is_flag=True, help="Also store each rule's reason, margins and citation (SQLite: in "
-              "rule_results; JSON Lines: a `rules` list per row; an .xlsx store always has them).")
+              "rule_results; JSON Lines: a `rules` list per row; .xlsx: a reason column beside its citations and margins).")
 @rules_option
 def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bool, as_of: dt.date | None,
           explain: bool, rules_dir: Path | None) -> None:

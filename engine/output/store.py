@@ -166,7 +166,7 @@ class ResultStore:
             self.done = {r["file"] for r in self._kept_rows(current, with_rules=False)}
             self._stored = self._kept_rows(current)
         if self.kind == "xlsx":
-            self.xlsx = XlsxResults(COLUMNS, LIST_COLUMNS)
+            self.xlsx = XlsxResults(COLUMNS, LIST_COLUMNS, explain)
         elif self.kind == "sqlite":
             if self._resumed:
                 shutil.copyfile(path, self.temporary)

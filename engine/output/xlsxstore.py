@@ -25,16 +25,18 @@ MAX_ROWS = 1_048_576  # Excel's rows per sheet, header included
 VERDICT_FILL = {"eligible": "C6EFCE", "not_eligible": "FFC7CE", "undetermined": "FFEB9C", "error": "D9D9D9",
                 "pass": "C6EFCE", "fail": "FFC7CE", "not_applicable": "EDEDED"}
 RULE_COLUMNS = ("file", "case_id", "rule_id", "part", "status", "counts_for_verdict", "citation", "margin")
+EXPLAINED_RULE_COLUMNS = RULE_COLUMNS + ("reason",)  # with --explain: the reason a report gives
 WIDTHS = {"file": 40, "case_id": 28, "sha256": 18, "verdict": 14, "error": 60, "failing_rules": 36,
           "undetermined_rules": 36, "standards_holding": 24, "rule_id": 32, "citation": 60, "margin": 60,
-          "rulebook_sha256": 18, "part": 14}
+          "rulebook_sha256": 18, "part": 14, "reason": 80}
 LIST_SEPARATOR = ", "
 
 
 class XlsxResults:
     """A results workbook being written; `bytes()` finishes it."""
 
-    def __init__(self, columns: Sequence[str], list_columns: Sequence[str]):
+    def __init__(self, columns: Sequence[str], list_columns: Sequence[str], explain: bool = False):
+        """`explain`: the rule_results sheet also has each rule's reason (`batch --explain`)."""
         import xlsxwriter
 
         self.buffer = io.BytesIO()
@@ -52,7 +54,8 @@ class XlsxResults:
         self.by_standard: Counter = Counter()
         self.failing: Counter = Counter()
         self._sheet("cases", self.columns)
-        self._sheet("rule_results", RULE_COLUMNS)
+        self.explain = explain
+        self._sheet("rule_results", EXPLAINED_RULE_COLUMNS if explain else RULE_COLUMNS)
 
     def _sheet(self, base: str, header: Sequence[str]) -> Any:
         state = self.sheets.get(base)
@@ -84,7 +87,7 @@ class XlsxResults:
 
     def add(self, record: dict[str, Any], rules: Sequence[Any]) -> None:
         """One issuer's row and its rule results (objects with rule_id, part, status,
-        counts_for_verdict, citation, margin)."""
+        counts_for_verdict, citation, margin and, explained, reason)."""
         values = [LIST_SEPARATOR.join(record[c]) if c in self.list_columns else record[c] for c in self.columns]
         self._append("cases", values, fill_at=self.columns.index("verdict"))
         self.by_verdict[record["verdict"]] += 1
@@ -92,9 +95,9 @@ class XlsxResults:
             self.by_standard[record["chosen_standard"] or "(none)"] += 1
             self.failing.update(record["failing_rules"])
         for rule in rules:
-            self._append("rule_results", [record["file"], record["case_id"], rule.rule_id, rule.part, rule.status,
-                                          "yes" if rule.counts_for_verdict else "no", rule.citation, rule.margin],
-                         fill_at=4)
+            values = [record["file"], record["case_id"], rule.rule_id, rule.part, rule.status,
+                      "yes" if rule.counts_for_verdict else "no", rule.citation, rule.margin]
+            self._append("rule_results", values + [rule.reason] if self.explain else values, fill_at=4)
 
     def bytes(self) -> bytes:
         """Add the summary sheet and every sheet's filter; the workbook's bytes."""
