@@ -5,6 +5,7 @@ test can check without timing; the benchmark measures the milliseconds."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -45,3 +46,25 @@ def test_schema_loads_the_case_model_alone():
 def test_a_good_check_never_loads_difflib():
     loaded = loaded_after("cases/qingcloud-filing.yaml")
     assert loaded["durable_rules_engine"] and not loaded["difflib"]
+
+
+PLUGIN_PROBE = """
+import sys
+from engine.frontends.cli import main
+try:
+    main(["cases/qingcloud-filing.yaml"])
+except SystemExit:
+    pass
+from pydantic.plugin import _loader
+print("scanned" if _loader._plugins is not None else "not scanned")
+"""
+
+
+@pytest.mark.parametrize("environment, expected", [({}, "not scanned"), ({"PYDANTIC_DISABLE_PLUGINS": ""}, "scanned")])
+def test_a_check_skips_pydantics_plugin_scan_unless_asked(environment, expected):
+    """The scan of every installed distribution's entry points costs a check 20-60 ms; the CLI skips it,
+    and a user who sets PYDANTIC_DISABLE_PLUGINS themselves decides."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"} | environment
+    out = subprocess.run([sys.executable, "-c", PLUGIN_PROBE], capture_output=True, text=True, check=True, cwd=REPO,
+                         env=env).stdout
+    assert out.strip().splitlines()[-1] == expected
