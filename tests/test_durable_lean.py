@@ -136,3 +136,33 @@ def test_fired_rules_read_off_the_message_are_the_ones_its_json_names(rulebook):
         by_json = evaluator.evaluate(loaded, explain=False)
     fired = [r.durable_rules_fired for r in by_name.results]
     assert any(fired) and fired == [r.durable_rules_fired for r in by_json.results]
+
+
+def test_a_durable_session_runs_with_interrupts_held(rulebook, monkeypatch):
+    """SIGINT and SIGTERM are blocked from a session's first durable call to its deletion: a worker
+    leaving on SIGTERM between assert_facts and the first action would delete a state whose context
+    durable never set (it frees an uninitialised pointer and the process aborts). After the session
+    the signal mask is as it was."""
+    import signal
+
+    import durable_rules_engine
+
+    from engine.decide import evaluation
+
+    masks: list[set[int]] = []
+
+    def watched(name):
+        real = getattr(durable_rules_engine, name)
+
+        def call(*args):
+            masks.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+            return real(*args)
+        return call
+
+    for name in ("assert_facts", "start_action_for_state", "complete_and_start_action", "delete_state"):
+        monkeypatch.setattr(evaluation.durable_rules_engine, name, watched(name))
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with Evaluator(rulebook) as evaluator:
+        evaluator.evaluate(load_case_text(Path("cases/qingcloud-filing.yaml").read_text(encoding="utf-8"), "q.yaml"))
+    assert len(masks) > 4 and all({signal.SIGINT, signal.SIGTERM} <= mask for mask in masks)
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import durable_rules_engine
 
 from ..common.errors import CaseError, InternalError, Problem
+from ..common.interrupts import held
 from ..input.casefacts import CaseFacts, case_facts
 from ..input.caseload import LoadedCase
 from ..input.units import UNITS, Quantity, display_unit_for
@@ -206,25 +207,29 @@ class Evaluator:
         payload = "[" + ",".join(facts) + "]"
         handle = self._ruleset(pending)
         fired: dict[str, list[str]] = {}
-        try:
-            code, state_handle = durable_rules_engine.assert_facts(handle, payload)
-            if code == 2:
-                raise InternalError("durable_rules reported a fact as already observed in a fresh session")
-            result = durable_rules_engine.start_action_for_state(handle, state_handle)
-            message = result[1] if result else None
-            while message:
-                # one action a message, `{"<rule name>":<frame>}`, the name written as it was given:
-                # a name read off the front is looked up among the ruleset's own, else the JSON is parsed
-                name = message[2:message.find('":', 2)]
-                key = self._keys.get(name)
-                if key is not None:
-                    fired.setdefault(key, []).append(name)
-                else:
-                    for name, matched in json.loads(message).items():
-                        fired.setdefault(matched["m"]["rule"], []).append(name)
-                message = durable_rules_engine.complete_and_start_action(handle, state_handle)
-        finally:
-            durable_rules_engine.delete_state(handle, sid)
+        # SIGINT and SIGTERM wait until the session is deleted: a signal raised between durable's calls
+        # (a worker leaves on SIGTERM by unwinding) would delete a state whose action is half taken, and
+        # durable then frees a pointer it never set ("free(): invalid pointer", the process aborted)
+        with held():
+            try:
+                code, state_handle = durable_rules_engine.assert_facts(handle, payload)
+                if code == 2:
+                    raise InternalError("durable_rules reported a fact as already observed in a fresh session")
+                result = durable_rules_engine.start_action_for_state(handle, state_handle)
+                message = result[1] if result else None
+                while message:
+                    # one action a message, `{"<rule name>":<frame>}`, the name written as it was given:
+                    # a name read off the front is looked up among the ruleset's own, else the JSON is parsed
+                    name = message[2:message.find('":', 2)]
+                    key = self._keys.get(name)
+                    if key is not None:
+                        fired.setdefault(key, []).append(name)
+                    else:
+                        for name, matched in json.loads(message).items():
+                            fired.setdefault(matched["m"]["rule"], []).append(name)
+                    message = durable_rules_engine.complete_and_start_action(handle, state_handle)
+            finally:
+                durable_rules_engine.delete_state(handle, sid)
         return fired
 
     def _check_result(self, item: _Pending, env: FactEnvironment, fired: list[str], explain: bool) -> RuleResult:
