@@ -298,3 +298,20 @@ def test_explain_puts_each_rules_reason_in_the_results_workbook(mixed: Path, tmp
         result = evaluator.evaluate(load_case(mixed / "qingcloud-filing.yaml"))
     stored = {r["rule_id"]: r["reason"] for r in rows if Path(r["file"]).name == "qingcloud-filing.yaml"}
     assert stored == {rule.rule_id: rule.reason or None for rule in result.results}
+
+
+def test_sqlite_stores_counts_for_verdict_as_the_integers_0_and_1(tmp_path):
+    """The store hands SQLite each rule row's flag as it is (a bool): it must land as an integer
+    column, as `int()` made it before, with both values present in a real batch."""
+    import sqlite3
+
+    out = tmp_path / "out.sqlite"
+    with ResultStore(out) as store:
+        for row in run_rows(sorted(CASES.glob("*.yaml")), jobs=1):
+            store.add(row)
+    db = sqlite3.connect(out)
+    try:
+        kinds = set(db.execute("SELECT typeof(counts_for_verdict), counts_for_verdict FROM rule_results"))
+    finally:
+        db.close()
+    assert kinds == {("integer", 0), ("integer", 1)}

@@ -248,7 +248,9 @@ class ResultStore:
                 self.pending_rules.extend((*key, r.rule_id, r.part, r.status, int(r.counts_for_verdict), r.reason,
                                            r.margin, r.citation) for r in rules)
             else:
-                self.pending_rules.extend((*key, r.rule_id, r.part, r.status, int(r.counts_for_verdict)) for r in rules)
+                # the parent writes ~49 of these per case while two workers share its cores: one
+                # tuple concatenation each (SQLite stores the bool as the integer 0 or 1, as int() did)
+                self.pending_rules.extend(key + r[:4] for r in rules)
             if len(self.pending_cases) >= SQLITE_BATCH:
                 self._flush()
 
