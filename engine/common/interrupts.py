@@ -72,9 +72,10 @@ def in_worker() -> None:
 
 @contextlib.contextmanager
 def held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM while worker processes (and the threads that start more of them) are
-    created: a child inherits the mask, so none can be interrupted before `in_worker` ran in it.
-    A signal that arrives meanwhile is delivered when the block ends."""
+    """Hold SIGINT and SIGTERM for a block that must not be left half done: while worker processes
+    (and the threads that start more of them) are created, as a child inherits the mask and none can
+    be interrupted before `in_worker` ran in it; and for a durable_rules session, from its first call
+    to its deletion. A signal that arrives meanwhile is delivered when the block ends."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     try:
         yield
