@@ -124,3 +124,18 @@ def test_a_placement_in_cdrs_needs_the_ratio():
     problem = _problem(offering={"depositary_receipts": NINEBOT_CDR, "shares_before_issue": "63,368,250股",
                                  "new_shares": "7,040,917股"}, placement={"strategic_shares": "0.5份"})
     assert "must be whole" in problem.message
+
+
+@pytest.mark.parametrize("currency", ["USD\n", "US", "USDX", "usd"])
+def test_a_currency_is_exactly_three_capitals(currency):
+    """The models use Python's `re`, whose `$` alone would let a final newline through."""
+    assert _problem(offering={"par_value": {"amount": "0.0001", "currency": currency}}).field == "offering.par_value"
+
+
+@pytest.mark.parametrize("case_id, accepted", [("a" * 128, True), ("a" * 129, False), ("qingcloud-2020.v1", True),
+                                               ("abc\n", False), ("abc\ndef", False), ("-abc", False), ("青云", True)])
+def test_a_case_id_is_one_line_of_word_characters(case_id, accepted):
+    if accepted:
+        assert _load(case_id=case_id).case.case_id == case_id
+    else:
+        assert _problem(case_id=case_id).field == "case_id"

@@ -52,9 +52,14 @@ def normalize_standard(label: str) -> str:
 # The model
 
 
+# End of text, also under Python's `re` (where `$` alone lets "USD\n" through) and in a JSON Schema.
+END = r"(?!\n)$"
+
+
 class Strict(BaseModel):
     # Python's `re` for `pattern=`: the Rust engine takes ~45 ms to compile the case id's
     # `\w{0,127}` (a Unicode class repeated 128 times) at import, a quarter of a single check.
+    # Python's `$` also matches before a final newline, so patterns end in END (above).
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, regex_engine="python-re")
 
 
@@ -131,7 +136,7 @@ class ForeignParValue(Strict):
     The rules that need 股本总额 in 元 then lack it; a red chip's 2.1.1 counts shares instead."""
 
     amount: Decimal = Field(gt=0, description="The amount in that currency, e.g. 0.004")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD, HKD")
+    currency: str = Field(pattern=r"^[A-Z]{3}" + END, description="ISO 4217 code, e.g. USD, HKD")
 
     @field_validator("currency")
     @classmethod
@@ -359,7 +364,7 @@ class Subscription(Strict):
 
 
 # A case id is echoed in every report and stored row: no spaces, controls or markup can hide in it.
-CASE_ID_PATTERN = r"^\w[\w.\-]{0,127}$"
+CASE_ID_PATTERN = r"^\w[\w.\-]{0,127}" + END
 
 
 class Case(Strict):
