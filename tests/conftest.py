@@ -7,6 +7,9 @@ with any part overridden, so an article's tests state only the facts they are ab
 from __future__ import annotations
 
 import copy
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,15 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 def case_yaml(**overrides: Any) -> str:
     """YAML text of BASE_CASE with `overrides` merged in."""
     return yaml.safe_dump(merge(BASE_CASE, overrides), allow_unicode=True, sort_keys=False)
+
+
+def pytest_configure(config):
+    """The compiled-rule cache of every run the tests start is a fresh directory, never the user's."""
+    os.environ["STAR_LISTING_CACHE"] = config._rule_cache = tempfile.mkdtemp(prefix="star-listing-cache-")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_rule_cache", ""), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

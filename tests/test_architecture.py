@@ -14,9 +14,9 @@ STAGES = [
     ("common", ["sanitize", "errors", "interrupts", "safeio", "bundled"]),
     ("input", ["yamlsource", "units", "amounts", "case", "casefacts", "caseload", "sheetcolumns", "sheetcells",
                "sheetxlsx", "sheetrows", "sheetwrite", "generate"]),
-    ("rules", ["expression", "parser", "typecheck", "rulefiles", "rulebook", "ruleloader", "sheetrules", "checkout",
+    ("rules", ["expression", "parser", "typecheck", "rulefiles", "rulebook", "rulesources", "ruleloader", "sheetrules", "checkout",
                "citations", "editions"]),
-    ("decide", ["facts", "results", "compiler", "evaluation", "pricing", "revision"]),
+    ("decide", ["facts", "results", "compiler", "rulecache", "evaluation", "pricing", "revision"]),
     ("output", ["report", "xlsxstore", "store"]),
     ("frontends", ["batch", "ruletests", "web", "clicommon", "rulescli", "cli"]),
 ]

@@ -21,7 +21,7 @@ try:
 except SystemExit:
     pass
 names = ("pydantic", "durable_rules_engine", "engine.input.case", "engine.rules.rulebook", "engine.rules.ruleloader",
-         "engine.decide.evaluation", "difflib")
+         "engine.rules.parser", "engine.rules.typecheck", "engine.decide.evaluation", "difflib")
 report = {{n: n in sys.modules for n in names}}
 plugins = sys.modules.get("pydantic.plugin._loader")  # pydantic's plugin scan ran (it sets _plugins)
 report["pydantic plugins scanned"] = plugins is not None and plugins._plugins is not None
@@ -49,6 +49,16 @@ def test_schema_loads_the_case_model_alone():
 def test_a_good_check_never_loads_difflib():
     loaded = loaded_after("cases/qingcloud-filing.yaml")
     assert loaded["durable_rules_engine"] and not loaded["difflib"]
+
+
+def test_a_second_check_reads_the_compiled_rules_from_the_cache(tmp_path):
+    """The first check loads and compiles the rules; the next parses no rule expression at all."""
+    env = os.environ | {"STAR_LISTING_CACHE": str(tmp_path)}
+    first = loaded_after("cases/qingcloud-filing.yaml", env=env)
+    assert first["engine.rules.ruleloader"] and first["engine.rules.parser"]
+    second = loaded_after("cases/qingcloud-filing.yaml", env=env)
+    assert second["durable_rules_engine"] and not any(second[n] for n in (
+        "engine.rules.ruleloader", "engine.rules.parser", "engine.rules.typecheck"))
 
 
 @pytest.mark.parametrize("environment, scanned", [({}, False), ({"PYDANTIC_DISABLE_PLUGINS": ""}, True)])

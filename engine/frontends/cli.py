@@ -110,17 +110,17 @@ def check(case_file: Path, output_format: str, as_of: dt.date | None, output: Pa
     from ..decide.evaluation import Evaluator
     from ..decide.pricing import evaluate_priced
     from ..input.caseload import load_case
+    from ..decide.rulecache import compiled_rules
     from ..output.report import FORMATTERS, exit_code, format_text
-    from ..rules.ruleloader import load_rulebook
 
     with input_errors():
         if output:
             output_target(output, [case_file])  # refused before any work: a device, FIFO, the case itself
-        rulebook = load_rulebook(rules_directory(rules_dir))
+        compiled = compiled_rules(rules_directory(rules_dir))
         loaded = load_case(case_file)
         for warning in loaded.warnings:
             click.echo(f"warning: {warning.render()}", err=True)
-        with Evaluator(rulebook) as evaluator:
+        with Evaluator(compiled.rulebook, compiled) as evaluator:
             result = evaluate_priced(evaluator, loaded, as_of=as_of, require=require)
         text = format_text(result, verbose=verbose) if output_format == "text" else FORMATTERS[output_format](result)
         if output:
@@ -154,17 +154,17 @@ def price(case_file: Path, start: Decimal, stop: Decimal, step: Decimal, output_
     from ..decide.evaluation import Evaluator
     from ..decide.pricing import aborts, price_steps, sweep
     from ..input.caseload import load_case
+    from ..decide.rulecache import compiled_rules
     from ..output.report import sweep_json, sweep_text
-    from ..rules.ruleloader import load_rulebook
 
     try:
         prices = price_steps(start, stop, step)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     with input_errors():
-        rulebook = load_rulebook(rules_directory(rules_dir))
+        compiled = compiled_rules(rules_directory(rules_dir))
         loaded = load_case(case_file)
-        with Evaluator(rulebook) as evaluator:
+        with Evaluator(compiled.rulebook, compiled) as evaluator:
             rows = [(p, r, aborts(r)) for p, r in sweep(evaluator, loaded, prices, as_of=as_of)]
         _emit(sweep_text(rows) if output_format == "text" else sweep_json(rows))
 

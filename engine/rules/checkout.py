@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .ruleloader import bundled_rules_dir
+from .rulesources import bundled_rules_dir
 
 _PROJECT = re.compile(r'^name\s*=\s*"star-listing"\s*$', re.MULTILINE)
 

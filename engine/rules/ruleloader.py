@@ -16,7 +16,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..common.bundled import bundled_dir, expected_place
 from ..common.errors import ExpressionError, Problem, RuleFileError
 from ..input.casefacts import INPUT_FACTS
 from ..input.caseload import problems_from_validation
@@ -27,19 +26,12 @@ from .parser import clean_source, parse
 from .typecheck import check
 from .expression import Literal as LiteralNode
 from .rulebook import Citation, Figure, Rule, RuleVersion, Rulebook, vocabulary_type
+from .rulesources import HEADER, article_files, bundled_rules_dir, figure_files, instrument_files  # noqa: F401 - re-exported
 from .rulefiles import (ArticleFile, Attested, Edition, FigureFile, FiguresFile, InstrumentFile, LatestYearWindow,
                         RuleFile, RulebookFile)
 
 # ---------------------------------------------------------------------------------
 # Loading
-
-
-def bundled_rules_dir() -> Path:
-    """The bundled rules: `engine/bundled_rules` in an installed wheel, the checkout's `rules/` otherwise."""
-    found = bundled_dir("rules", "rulebook.yaml")
-    if found is None:
-        raise RuleFileError([Problem("bundled rules not found; pass --rules DIR", file=expected_place("rules"))])
-    return found
 
 
 def load_rulebook(directory: str | Path | None = None) -> Rulebook:
@@ -72,10 +64,10 @@ class _Loader:
     def load(self) -> Rulebook:
         if not self.directory.is_dir():
             raise RuleFileError([Problem("rules directory not found", file=str(self.directory))])
-        header = self.read(self.directory / "rulebook.yaml", RulebookFile)
+        header = self.read(self.directory / HEADER, RulebookFile)
         instruments: dict[str, InstrumentFile] = {}
         instrument_places: dict[str, tuple[SourceMap, int]] = {}
-        for path in sorted(self.directory.glob("*/instrument.yaml")):
+        for path in instrument_files(self.directory):
             loaded = self.read(path, InstrumentFile)
             if loaded:
                 instrument, source = loaded
@@ -85,9 +77,7 @@ class _Loader:
                 instrument_places[instrument.id] = (source, 0)
         figures, attestations = self.load_figures(instruments)
         rules: dict[str, Rule] = {}
-        for path in sorted(self.directory.glob("*/*.yaml")):
-            if path.name in ("instrument.yaml", "figures.yaml") or path.name.endswith(".test.yaml"):
-                continue
+        for path in article_files(self.directory):
             loaded = self.read(path, ArticleFile)
             if loaded:
                 article, source = loaded
@@ -136,7 +126,7 @@ class _Loader:
 
     def load_figures(self, instruments: dict[str, InstrumentFile]) -> tuple[dict[str, Figure], dict[str, Attested]]:
         """Figures and judgments from `figures.yaml` and every `<instrument>/figures.yaml`."""
-        files = [self.directory / "figures.yaml"] + sorted(self.directory.glob("*/figures.yaml"))
+        files = figure_files(self.directory)
         attestations: dict[str, Attested] = {}
         declared: dict[str, FigureFile] = {}
         places: dict[str, tuple[SourceMap, int]] = {}
