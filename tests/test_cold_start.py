@@ -67,3 +67,10 @@ def test_a_check_skips_pydantics_plugin_scan_unless_asked(environment, scanned):
     skips it, and a user who sets PYDANTIC_DISABLE_PLUGINS themselves decides."""
     env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"} | environment
     assert loaded_after("cases/qingcloud-filing.yaml", env=env)["pydantic plugins scanned"] is scanned
+
+
+def test_the_case_validator_is_built_on_first_use_or_before_a_batch_forks():
+    probe = ("import sys\nfrom engine.input.case import Case\nfrom engine.input.caseload import build_case_validator\n"
+             "before = Case.__pydantic_complete__\nbuild_case_validator()\nprint(before, Case.__pydantic_complete__)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert out.split() == ["False", "True"]

@@ -28,7 +28,7 @@ from ..common.safeio import read_regular_file
 from ..decide.compiler import CompiledRulebook, compile_rulebook
 from ..decide.evaluation import Evaluator
 from ..decide.pricing import evaluate_priced
-from ..input.caseload import load_case_text
+from ..input.caseload import build_case_validator, load_case_text
 from ..input.sheetrows import SheetRow, is_sheet, read_sheet
 from ..input.yamlsource import MAX_FILE_BYTES
 from ..output.store import CaseRow, row_of_error, row_of_result
@@ -197,6 +197,7 @@ def run_rows(paths: list[str] | list[Path] | list[Path | SheetRow], jobs: int = 
     `rulebook` (default: the bundled rules), compiled here once for every worker."""
     rulebook = rulebook or load_rulebook()
     compiled = compile_rulebook(rulebook)
+    build_case_validator()  # once, here: forked workers share it
     jobs = effective_jobs(jobs, len(paths))
     if jobs <= 1:
         _start_worker(rulebook, compiled, as_of, detail)

@@ -60,7 +60,8 @@ class Strict(BaseModel):
     # Python's `re` for `pattern=`: the Rust engine takes ~45 ms to compile the case id's
     # `\w{0,127}` (a Unicode class repeated 128 times) at import, a quarter of a single check.
     # Python's `$` also matches before a final newline, so patterns end in END (above).
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, regex_engine="python-re")
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, regex_engine="python-re",
+                              defer_build=True)
 
 
 class Stage(str, Enum):

@@ -78,6 +78,12 @@ def _stated_market_cap_check(case: Case, source: SourceMap) -> list[Problem]:
                            expected="the product, rounded as the document rounds")]
 
 
+def build_case_validator() -> None:
+    """Build the case model's validator now rather than at the first case (the models defer it, so a
+    command that validates no case never pays for it): a batch does so once, before forking workers."""
+    Case.model_rebuild()
+
+
 def load_case(path: str | Path) -> LoadedCase:
     """Load and validate a case file; every problem is reported with its line."""
     import hashlib

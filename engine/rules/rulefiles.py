@@ -24,7 +24,9 @@ from ..input.case import Stage, normalize_standard
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built on first use, by the loader: a check that reads its compiled rules from
+    # the cache unpickles a few of these models and validates none.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Title(_Strict):
