@@ -489,8 +489,8 @@ def main() -> int:
             print(f"cold start: {'python -c pass (this machine, now)':<42} min {interpreter_start():5.0f} ms")
         jobs = [int(j) for j in args.jobs.split(",")]
         header = f"{'cases':>8}" + "".join(f"{f'engine {j}p':>11}{f'floor {j}p':>10}{f'ratio {j}p':>9}" for j in jobs)
-        print(header + f"{'peak MB':>9}   (cases/s, medians of {args.repeat}; ratio = engine / floor in the same round; "
-                       "peak = largest engine process)")
+        print(header + f"{'peak MB':>9}{'paths MB':>10}   (cases/s, medians of {args.repeat}; ratio = engine / floor in "
+                       "the same round; peak = largest engine process; paths = the path list it holds, N × ~110 B)")
         for count in (int(c) for c in args.counts.split(",")):
             files = [str(f) for f in generate(count, work / f"cases-{count}", seed=args.seed)]  # as the CLI holds them
             line, peaks, floor = f"{count:>8,}", [], []
@@ -506,7 +506,8 @@ def main() -> int:
                     peaks.append(peak)
                 line += f"{statistics.median(rates):>11,.0f}{statistics.median(floor_rates):>10,.0f}" \
                         f"{statistics.median(ratios):>9.2f}"
-            print(line + f"{max(peaks):>9.0f}", flush=True)
+            held = (sys.getsizeof(files) + sum(sys.getsizeof(f) for f in files)) / 2**20
+            print(line + f"{max(peaks):>9.0f}{held:>10.1f}", flush=True)
             stored = list(read_rows(work / f"engine-{count}-{jobs[-1]}.sqlite"))
             assert [r["file"] for r in stored] == [str(f) for f in files]
             engine = [r["verdict"] for r in stored]  # the overall verdict: eligibility and abort parts
