@@ -315,3 +315,64 @@ def test_sqlite_stores_counts_for_verdict_as_the_integers_0_and_1(tmp_path):
     finally:
         db.close()
     assert kinds == {("integer", 0), ("integer", 1)}
+
+
+class _CountingPaths(list):
+    """A path list that counts how many paths the pool has pulled from it."""
+
+    pulled = 0
+
+    def __iter__(self):
+        for path in super().__iter__():
+            self.pulled += 1
+            yield path
+
+
+def test_cases_handed_out_stay_within_the_window_of_rows_not_taken(tmp_path: Path, monkeypatch):
+    """A slow caller holds the workers back: never more than the window of paths is handed out ahead
+    of the rows taken, so rows cannot pile up in memory (issue 13)."""
+    import engine.frontends.batch as batch
+
+    monkeypatch.setattr(batch, "WINDOW_CHUNKS", 2)
+    paths = _CountingPaths(str(p) for p in generate(60, tmp_path / "cases", seed=3))
+    window = 2 * 2 * 2  # WINDOW_CHUNKS × chunksize × jobs
+    ahead = []
+    for taken, _ in enumerate(run_rows(paths, jobs=2, chunksize=2), start=1):
+        ahead.append(paths.pulled - taken)
+    assert len(ahead) == 60 and max(ahead) <= window + 1  # the path feed reads one before it waits
+    assert max(ahead) >= 2  # the workers did run ahead: the bound is what held them
+
+
+def test_the_window_blocks_its_feed_until_rows_are_taken_and_stops_on_request():
+    import threading
+
+    from engine.frontends.batch import _Window
+
+    window = _Window(3)
+    feed = window.feed(iter(range(10)))
+    assert [next(feed) for _ in range(3)] == [0, 1, 2]
+    got: list[int] = []
+    reader = threading.Thread(target=lambda: got.extend(feed))
+    reader.start()
+    reader.join(0.5)
+    assert reader.is_alive() and got == []  # full: waits for a row to be taken
+    window.taken()
+    reader.join(0.5)
+    assert got == [3]
+    window.stop()  # a pool torn down must not leave its task thread waiting
+    reader.join(5)
+    assert not reader.is_alive() and got == [3]
+
+
+def test_a_caller_that_stops_early_does_not_hang_the_pool(tmp_path: Path):
+    import subprocess
+    import sys
+
+    generate(80, tmp_path / "cases", seed=4)
+    probe = ("import faulthandler, sys\nfaulthandler.dump_traceback_later(60, exit=True)  # a hang shows where\n"
+             "from pathlib import Path\nfrom engine.frontends.batch import run_rows\n"
+             f"paths = sorted(str(p) for p in Path({str(tmp_path / 'cases')!r}).glob('*.yaml'))\n"
+             "rows = run_rows(paths, jobs=2, chunksize=1)\n"
+             "first = [next(rows) for _ in range(3)]\nrows.close()\nprint('closed', len(first))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.split() == ["closed", "3"], done.stderr
