@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..common.bundled import ENGINE
 from ..rules.rulesources import bundled_rules_dir, rulebook_files
-from .compiler import CompiledRulebook
+from .compiler import CompiledRulebook, compile_rulebook
 
 ENVIRONMENT = "STAR_LISTING_CACHE"
 OFF = ("off", "0", "no", "false")
@@ -43,7 +43,6 @@ def compiled_rules(directory: Path | None = None) -> CompiledRulebook:
         if cached is not None:
             return cached
     from ..rules.ruleloader import load_rulebook  # only on a miss: a hit parses no rule file
-    from .compiler import compile_rulebook
 
     compiled = compile_rulebook(load_rulebook(rules_dir))
     if key:
@@ -54,7 +53,7 @@ def compiled_rules(directory: Path | None = None) -> CompiledRulebook:
 def cache_dir() -> Path | None:
     setting = os.environ.get(ENVIRONMENT)
     if setting is not None:
-        return None if setting.strip().lower() in OFF or not setting.strip() else Path(setting)
+        return None if setting.strip().lower() in OFF + ("",) else Path(setting)
     base = os.environ.get("XDG_CACHE_HOME")
     if not base:
         try:
@@ -86,7 +85,8 @@ def _trusted(st: os.stat_result) -> bool:
 
 def _read(path: Path) -> CompiledRulebook | None:
     try:
-        if not (_trusted(path.parent.stat()) and _trusted(path.lstat()) and stat.S_ISREG(path.lstat().st_mode)):
+        entry = path.lstat()  # not followed: a symlinked entry is refused
+        if not (_trusted(path.parent.stat()) and _trusted(entry) and stat.S_ISREG(entry.st_mode)):
             return None
         with path.open("rb") as handle:
             value = pickle.load(handle)
