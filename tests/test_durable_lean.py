@@ -9,6 +9,7 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -166,3 +167,170 @@ def test_a_durable_session_runs_with_interrupts_held(rulebook, monkeypatch):
         evaluator.evaluate(load_case_text(Path("cases/qingcloud-filing.yaml").read_text(encoding="utf-8"), "q.yaml"))
     assert len(masks) > 4 and all({signal.SIGINT, signal.SIGTERM} <= mask for mask in masks)
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+
+
+# ---------------------------------------------------------------------------------
+# Rules of a period share a few facts (`factgroups`)
+
+
+def _periods(rulebook):
+    """Every period in which no version starts or ends, at every stage: (date, stage)."""
+    starts = sorted({v.effective_from for r in rulebook.rules.values() for v in r.versions}
+                    | {v.effective_to + dt.timedelta(days=1) for r in rulebook.rules.values() for v in r.versions
+                       if v.effective_to is not None})
+    stages = sorted({s for r in rulebook.rules.values() for s in r.stages})
+    return [(on, stage) for on in starts for stage in stages]
+
+
+def test_every_rule_of_every_period_is_decided_on_one_fact_within_durables_bounds(rulebook):
+    from engine.decide.factgroups import MAX_ALPHA_PUSHES, MAX_FACT_FIELDS, alpha_pushes
+
+    with Evaluator(rulebook) as evaluator:
+        compiled = evaluator.compiled
+        fewer = 0
+        for on, stage in _periods(rulebook):
+            pending = evaluator._plan(on, stage).pending
+            if not pending:
+                continue
+            _, period = evaluator._ruleset(pending)
+            keys = [key for group in period.groups for key in group.keys]
+            assert sorted(keys) == sorted(item.compiled.key for item in pending), (on, stage)
+            definition = json.loads(period.definition_json)
+            assert set(definition) == {n for item in pending for n in item.compiled.durable_names}
+            for group in period.groups:
+                rules = [compiled.rules[(k.rsplit("@", 1)[0], int(k.rsplit("@", 1)[1]))] for k in group.keys]
+                pushes = 1 + sum(alpha_pushes(compiled.definition[n]) for r in rules for n in r.durable_names)
+                assert pushes <= MAX_ALPHA_PUSHES or len(rules) == 1, (on, stage, group.tag, pushes)
+                assert len(group.operands) <= MAX_FACT_FIELDS
+                fields = [o.field for o in group.operands]
+                assert len(fields) == len(set(fields)) and not {"rule", "sid", "id"} & set(fields)
+                for name in (n for r in rules for n in r.durable_names):
+                    assert definition[name]["all"][0]["m"]["$and"][0] == {"rule": group.tag}
+            fewer += len(period.groups) < len(pending) // 3
+        assert fewer > 0  # the point of it: a case sends a few facts, not one per rule
+
+
+def test_a_shared_field_encodes_against_the_union_of_its_rules_constants(rulebook):
+    """A field several rules read is encoded against all their constants: encode_number's text for
+    the union, which lies on the exact value's side of each rule's own constants."""
+    from engine.rules.expression import unparse
+
+    with Evaluator(rulebook) as evaluator:
+        pending = evaluator._plan(dt.date(2026, 6, 1), "filing").pending
+        _, period = evaluator._ruleset(pending)
+        by_text: dict[str, set] = {}
+        for item in pending:
+            for operand in item.compiled.operands:
+                by_text.setdefault(unparse(operand.term), set()).update(operand.constants)
+        shared = [o for g in period.groups for o in g.operands if o.aliases and o.numeric]
+        assert shared
+        for operand in shared:
+            constants = [c.value for c in operand.constants if isinstance(c, Quantity)]
+            assert set(operand.constants) <= by_text[unparse(operand.term)]
+            assert all(unparse(alias) == unparse(operand.term) for alias in operand.aliases)
+            for value in constants + [c + Fraction(1, 10**20) for c in constants] + [Fraction(-1)]:
+                assert operand.json_item(Quantity(value, MONEY)) == \
+                    f",{json.dumps(operand.field)}:{encode_number(value, constants)}"
+
+
+class _Stub:
+    def __init__(self, key, operands):
+        self.key, self.operands, self.durable_names = key, operands, ()
+
+
+def test_constants_whose_doubles_touch_are_kept_in_separate_fields():
+    """Two distinct constants with equal or adjacent doubles cannot share one encoded value (nudging
+    it past one could cross the other): such operands take fields of their own."""
+    from engine.decide.compiler import Operand
+    from engine.decide.factgroups import _GroupBuilder
+    from engine.rules.expression import Name
+
+    def constant(value):
+        return Quantity(Fraction(value), MONEY)
+
+    base = Fraction(3 * 10**8)
+    touching = base + Fraction(1, 10**20)  # the same double as 3e8
+    assert float(touching) == float(base)
+    builder = _GroupBuilder("g1")
+    builder.add(_Stub("a@0", (Operand("revenue", Name("revenue"), (constant(base),)),)), 3)
+    builder.add(_Stub("b@0", (Operand("revenue", Name("revenue"), (constant(2 * base),)),)), 3)
+    builder.add(_Stub("c@0", (Operand("revenue", Name("revenue"), (constant(touching),)),)), 3)
+    builder.add(_Stub("d@0", (Operand("revenue", Name("revenue"), (constant(base),)),)), 3)
+    group = builder.group()
+    assert [o.field for o in group.operands] == ["revenue", "revenue_"]
+    assert [len(o.constants) for o in group.operands] == [2, 1]
+    assert builder.fields_of == {"a@0": {"revenue": "revenue"}, "b@0": {"revenue": "revenue"},
+                                 "c@0": {"revenue": "revenue_"}, "d@0": {"revenue": "revenue"}}
+    assert builder.pushes == 13
+
+
+def test_alpha_pushes_counts_an_or_once_per_branch_that_holds():
+    from engine.decide.factgroups import alpha_pushes
+
+    def rule(*parts):
+        return {"all": [{"m": {"$and": [{"rule": "k"}, *parts]}}]}
+
+    leaf = {"$gte": {"x": 0}}
+    assert alpha_pushes(rule()) == 0
+    assert alpha_pushes(rule(leaf, leaf)) == 2
+    # two branches (2 pushes) and the node after the or, reached from each (2), then a leaf reached twice
+    assert alpha_pushes(rule({"$or": [leaf, leaf]}, leaf)) == 6
+    assert alpha_pushes(rule({"$or": [{"$and": [leaf, leaf]}, {"$or": [leaf, leaf]}]})) == 2 + 1 + 4 + 2
+
+
+@pytest.mark.parametrize("siblings", [64, 65])
+def test_durable_refuses_a_fact_that_would_push_more_than_its_alpha_stack_holds(siblings):
+    """What `MAX_ALPHA_PUSHES` guards against, seen in durable itself: one fact meeting 65 rules
+    under one node fills the matcher's stack (error 303); 64 do not. A group pushes at most 63."""
+    import durable_rules_engine
+
+    rules = {f"r{i}": {"all": [{"m": {"$and": [{"rule": "g"}, {"$gte": {f"f{i}": 0}}]}}]} for i in range(siblings)}
+    handle = durable_rules_engine.create_ruleset(f"stack_probe_{siblings}", json.dumps(rules))
+    fact = json.dumps([{"sid": "1", "rule": "g", **{f"f{i}": 1 for i in range(siblings)}}])
+    try:
+        if siblings > 64:
+            with pytest.raises(Exception, match="303"):
+                durable_rules_engine.assert_facts(handle, fact)
+        else:
+            _, state = durable_rules_engine.assert_facts(handle, fact)
+            fired = 0
+            message = durable_rules_engine.start_action_for_state(handle, state)
+            message = message[1] if message else None
+            while message:  # every action taken: durable may corrupt its heap deleting a state with dozens pending
+                fired += 1
+                message = durable_rules_engine.complete_and_start_action(handle, state)
+            durable_rules_engine.delete_state(handle, "1")
+            assert fired == siblings
+    finally:
+        durable_rules_engine.delete_ruleset(handle)
+
+
+def test_a_fact_durable_calls_already_observed_is_an_internal_error_after_its_actions_are_taken(rulebook,
+                                                                                                monkeypatch):
+    """durable's code 2 (a fact already observed) cannot happen in a fresh session; if it does, the
+    case is an `InternalError`, raised once the session's actions are taken and the session deleted,
+    and the evaluator goes on to judge the next case."""
+    import durable_rules_engine
+
+    from engine.common.errors import InternalError
+    from engine.decide import evaluation
+
+    loaded = load_case_text(Path("cases/qingcloud-filing.yaml").read_text(encoding="utf-8"), "q.yaml")
+    taken: list[int] = []
+    real_assert, real_next = durable_rules_engine.assert_facts, durable_rules_engine.complete_and_start_action
+
+    def next_action(handle, state):
+        taken.append(1)
+        return real_next(handle, state)
+
+    with Evaluator(rulebook) as evaluator:
+        monkeypatch.setattr(evaluation.durable_rules_engine, "complete_and_start_action", next_action)
+        expected = evaluator.evaluate(loaded, explain=False)
+        actions, taken[:] = len(taken), []
+        monkeypatch.setattr(evaluation.durable_rules_engine, "assert_facts",
+                            lambda handle, payload: (2, real_assert(handle, payload)[1]))
+        with pytest.raises(InternalError, match="already observed"):
+            evaluator.evaluate(loaded, explain=False)
+        assert len(taken) == actions > 30
+        monkeypatch.undo()
+        assert evaluator.evaluate(loaded, explain=False).results == expected.results

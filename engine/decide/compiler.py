@@ -1,7 +1,8 @@
 """Compile checked rules into one durable_rules ruleset (its JSON form).
 
 Each version of each check rule becomes up to three durable rules over one fact
-(`{"rule": <key>, <operand fields>…}`):
+(`{"rule": <key>, <operand fields>…}`; `factgroups` then lets the rules of a period share a
+few facts, with the tag and the fields renamed):
 
     <key>|pass   applies_when ∧ condition
     <key>|fail   applies_when ∧ ¬condition      (negation pushed down: ≥ ↔ <, and ↔ or)
@@ -57,6 +58,9 @@ class Operand:
     field: str
     term: Node
     constants: tuple[Any, ...]
+    # terms of the same text in other rules that read this field (`factgroups`): their exact
+    # cross-check takes the value sent rather than computing it again
+    aliases: tuple[Node, ...] = ()
     numeric: tuple[tuple[Fraction, float], ...] = dataclass_field(init=False, repr=False, compare=False)
     bound: Fraction = dataclass_field(init=False, repr=False, compare=False)
     json_key: str = dataclass_field(init=False, repr=False, compare=False)
@@ -105,11 +109,6 @@ class CompiledRule:
     atoms: tuple[Atom, ...]
     durable_names: tuple[str, ...]
 
-    @cached_property
-    def json_head(self) -> str:
-        """`"rule":"<key>"`, the start of this rule's facts after the session id."""
-        return '"rule":' + json.dumps(self.key, ensure_ascii=False)
-
 
 @dataclass
 class CompiledRulebook:
@@ -124,10 +123,6 @@ class CompiledRulebook:
     def definition_json(self) -> str:
         """The whole ruleset (every version of every rule) as durable_rules' JSON."""
         return _dumps(self.definition)
-
-    def ruleset_json(self, rules: list[CompiledRule]) -> str:
-        """The durable rules of `rules` alone: a ruleset for the versions in force in one period."""
-        return _dumps({name: self.definition[name] for rule in rules for name in rule.durable_names})
 
 
 class _Num:

@@ -1,9 +1,9 @@
 """Evaluate a case: select the rule versions in force, run durable_rules, build results.
 
 For one case: the rule versions in force on the case's date (or `as_of`) and stage
-are selected; each check rule becomes one fact of exact operand values; durable_rules
-decides pass / fail / not applicable for each (neither firing means undetermined,
-with the missing facts named). The same conditions are also evaluated exactly in
+are selected; their operands are computed exactly and sent as a few facts, each shared
+by a group of rules (`factgroups`); durable_rules decides pass / fail / not applicable
+for each rule (neither firing means undetermined, with the missing facts named). The same conditions are also evaluated exactly in
 Python (Kleene logic on rationals); a disagreement is an `InternalError`, never a
 silent answer. Alternatives groups (the listing standards) are then composed: the
 chosen standard must hold, and the others are reported as information.
@@ -32,6 +32,7 @@ from ..input.units import UNITS, Quantity, display_unit_for
 from ..rules.expression import NEGATED, SYMBOL, BoolOp, Compare, If, Literal, Name, Node, Unary, YearRef, children, rebuild, unparse
 from ..rules.rulebook import Rule, Rulebook, RuleVersion
 from .compiler import CompiledRule, CompiledRulebook, compile_rulebook
+from .factgroups import PeriodRuleset, pack_period
 from .facts import FactEnvironment, Missing, compare, required_latest_year
 from .results import (NOT_COUNTED, Attested, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status,
                       Verdict)
@@ -70,7 +71,7 @@ class Evaluator:
         # One durable ruleset per set of rule versions a case meets (the versions in force on its
         # date, at its stage), created the first time a case needs it: a case is matched against
         # its ~30 rules, not all 246 durable rules of every period.
-        self._rulesets: dict[tuple[str, ...], Any] = {}
+        self._rulesets: dict[tuple[str, ...], tuple[Any, PeriodRuleset]] = {}
         self._keys: dict[str, str] = {}  # durable rule name → the key of the rule version it decides
         self._sessions = itertools.count(1)
         self._breaks: list[dt.date] | None = None  # the dates on which some version starts or ends
@@ -84,19 +85,20 @@ class Evaluator:
         self._marked: dict[tuple[int, bool, bool], RuleResult] = {}
 
     def close(self) -> None:
-        for handle in self._rulesets.values():
+        for handle, _ in self._rulesets.values():
             durable_rules_engine.delete_ruleset(handle)
         self._rulesets.clear()
 
-    def _ruleset(self, pending: list[_Pending]) -> Any:
+    def _ruleset(self, pending: list[_Pending]) -> tuple[Any, PeriodRuleset]:
         key = tuple(item.compiled.key for item in pending)
-        handle = self._rulesets.get(key)
-        if handle is None:
-            definition = self.compiled.ruleset_json([item.compiled for item in pending])
-            handle = durable_rules_engine.create_ruleset(f"{self._name}_{len(self._rulesets) + 1}", definition)
-            self._rulesets[key] = handle
-            self._keys.update((name, item.compiled.key) for item in pending for name in item.compiled.durable_names)
-        return handle
+        made = self._rulesets.get(key)
+        if made is None:
+            period = pack_period(self.compiled, [item.compiled for item in pending])
+            handle = durable_rules_engine.create_ruleset(f"{self._name}_{len(self._rulesets) + 1}",
+                                                         period.definition_json)
+            made = self._rulesets[key] = (handle, period)
+            self._keys.update(period.rule_keys)
+        return made
 
     def __enter__(self) -> Evaluator:
         return self
@@ -189,23 +191,24 @@ class Evaluator:
 
     # ------------------------------------------------------------------------
     def _run_durable(self, pending: list[_Pending], env: FactEnvironment) -> dict[str, list[str]]:
-        """Assert one fact per rule in a fresh session; return the durable rules fired by fact key."""
+        """Assert the period's facts (`factgroups`: one per group of rules, sharing their operands) in
+        a fresh session; return the durable rules fired by the key of the rule version they decide."""
         if not pending:
             return {}
+        handle, period = self._ruleset(pending)
         sid = f"case{next(self._sessions)}"
         head = '{"sid":"' + sid + '",'
         facts = []
-        for item in pending:  # JSON text built from fragments made at compile time
-            parts = [head, item.compiled.json_head]
-            for operand in item.compiled.operands:
+        for group in period.groups:  # JSON text built from fragments made at compile time
+            parts = [head, group.json_head]
+            for operand in group.operands:
                 key = operand.lookup_key
-                value = env.operand(operand.term) if key is None else env.lookup(*key)
+                value = env.lookup(*key) if key is not None else env.shared_operand(operand.term, operand.aliases)
                 if not isinstance(value, Missing):
                     parts.append(operand.json_item(value))
             parts.append("}")
             facts.append("".join(parts))
         payload = "[" + ",".join(facts) + "]"
-        handle = self._ruleset(pending)
         fired: dict[str, list[str]] = {}
         # SIGINT and SIGTERM wait until the session is deleted: a signal raised between durable's calls
         # (a worker leaves on SIGTERM by unwinding) would delete a state whose action is half taken, and
@@ -213,8 +216,6 @@ class Evaluator:
         with held():
             try:
                 code, state_handle = durable_rules_engine.assert_facts(handle, payload)
-                if code == 2:
-                    raise InternalError("durable_rules reported a fact as already observed in a fresh session")
                 result = durable_rules_engine.start_action_for_state(handle, state_handle)
                 message = result[1] if result else None
                 while message:
@@ -225,9 +226,13 @@ class Evaluator:
                     if key is not None:
                         fired.setdefault(key, []).append(name)
                     else:
-                        for name, matched in json.loads(message).items():
-                            fired.setdefault(matched["m"]["rule"], []).append(name)
+                        for name in json.loads(message):  # `<key>|pass`, `<key>|fail`, `<key>|na`
+                            fired.setdefault(name.rsplit("|", 1)[0], []).append(name)
                     message = durable_rules_engine.complete_and_start_action(handle, state_handle)
+                # checked once every action is taken: durable can corrupt its heap when a state is
+                # deleted with dozens of actions pending (seen with 33-64 on durable_rules 2.0.28)
+                if code == 2:
+                    raise InternalError("durable_rules reported a fact as already observed in a fresh session")
             finally:
                 durable_rules_engine.delete_state(handle, sid)
         return fired

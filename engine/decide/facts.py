@@ -155,6 +155,14 @@ class FactEnvironment:
             value = self._terms[id(term)] = self.evaluate(term)
         return value
 
+    def shared_operand(self, term: Node, aliases: tuple[Node, ...]) -> Outcome:
+        """`operand(term)`, kept also for `aliases`, terms of the same text (so of the same value)
+        that other rules compare: each is then known as the value sent, computed once."""
+        value = self.operand(term)
+        for alias in aliases:
+            self._terms[id(alias)] = value
+        return value
+
     def _literal(self, node: Literal, k: int) -> Outcome:
         return node.value
 

@@ -1,0 +1,215 @@
+"""Pack the rules of one period into few durable facts that share their operands.
+
+`compiler` gives each rule version durable rules over a fact of its own (`{"rule": <key>, …}`).
+A case meets ~30 rule versions that read the same ~40 operands again and again (`year(1, revenue)`,
+the expected market value…): one fact per rule makes durable parse, index and match each value
+once per rule that reads it. Here the rules of a period are put into groups, each group one fact
+(`{"rule": <tag>, …}`) whose fields are the union of its rules' operands, an operand the rules
+state with the same text being one field encoded against the union of their constants.
+
+durable bounds what one fact may meet:
+- its matcher walks the alpha network of a fact with a fixed stack of 64 nodes (`MAX_STACK_SIZE`
+  in durable's events.c; a fuller stack is error 303), and an `$or` pushes the node after it once
+  for each branch that holds. `alpha_pushes` counts, for every node of a rule's conditions, the
+  most times it can be pushed (every comparison taken as holding, no node shared between rules):
+  a group's total, with its own `rule` node, stays at most `MAX_ALPHA_PUSHES`, so the stack can
+  never fill whatever the values. A rule that alone exceeds it is a group of its own, the fact it
+  would have had anyway.
+- an object has at most 255 properties (`MAX_OBJECT_PROPERTIES`): a group has at most
+  `MAX_FACT_FIELDS` operand fields.
+
+Sharing a field keeps every comparison exact: `encode_number` places the operand's double on the
+same side of each constant as the exact value, for any set of constants whose doubles are at least
+two apart. Two distinct constants whose doubles coincide or are adjacent (values within ~1e-16
+relative of each other) are kept in separate fields.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from ..input.units import Quantity
+from ..rules.expression import unparse
+from .compiler import CompiledRule, CompiledRulebook, Operand, _dumps, _field_name
+
+MAX_ALPHA_PUSHES = 63  # durable's alpha stack holds 64 nodes
+MAX_FACT_FIELDS = 240  # durable's objects hold 255 properties; `sid`, `id` and `rule` are three of them
+
+
+@dataclass(frozen=True)
+class FactGroup:
+    """The rules decided on one fact: the fact's `rule` tag and the operand fields it carries."""
+
+    tag: str
+    keys: tuple[str, ...]
+    operands: tuple[Operand, ...]
+
+    @cached_property
+    def json_head(self) -> str:
+        """`"rule":"<tag>"`, the start of the group's fact after the session id."""
+        return '"rule":' + json.dumps(self.tag, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class PeriodRuleset:
+    """The durable ruleset of one period's rule versions and the facts a case sends it."""
+
+    groups: tuple[FactGroup, ...]
+    definition_json: str
+    rule_keys: dict[str, str]  # durable rule name → key of the rule version it decides
+
+
+def pack_period(compiled: CompiledRulebook, rules: list[CompiledRule]) -> PeriodRuleset:
+    """Group `rules` into facts within durable's bounds; the ruleset that reads them. Each rule, in
+    order, joins the group it shares most operands with (the earliest of equals) among those it
+    fits in, or starts a group."""
+    builders: list[_GroupBuilder] = []
+    for rule in rules:
+        pushes = sum(alpha_pushes(compiled.definition[name]) for name in rule.durable_names)
+        fitting = [builder for builder in builders if builder.fits(rule, pushes)]
+        if fitting:
+            target = max(fitting, key=lambda builder: builder.shared(rule))
+        else:
+            target = _GroupBuilder(f"g{len(builders) + 1}")
+            builders.append(target)
+        target.add(rule, pushes)
+    definition: dict[str, Any] = {}
+    for builder in builders:
+        for rule in builder.rules:
+            mapping = builder.fields_of[rule.key]
+            for name in rule.durable_names:
+                definition[name] = _remap(compiled.definition[name], mapping, rule.key, builder.tag)
+    groups = tuple(builder.group() for builder in builders)
+    keys = {name: rule.key for rule in rules for name in rule.durable_names}
+    return PeriodRuleset(groups, _dumps(definition), keys)
+
+
+class _GroupBuilder:
+    def __init__(self, tag: str):
+        self.tag = tag
+        self.rules: list[CompiledRule] = []
+        self.pushes = 1  # the group's own `rule` node
+        self.fields: dict[str, _Field] = {}  # group field name → what it carries
+        self.by_text: dict[str, list[str]] = {}  # operand text → the group fields of that text
+        self.fields_of: dict[str, dict[str, str]] = {}  # rule key → {rule's field → group field}
+
+    def shared(self, rule: CompiledRule) -> int:
+        """How many of `rule`'s operands this group already carries."""
+        return sum(1 for operand in rule.operands if self._field_for(operand) is not None)
+
+    def fits(self, rule: CompiledRule, pushes: int) -> bool:
+        new_fields = len(rule.operands) - self.shared(rule)
+        return (self.pushes + pushes <= MAX_ALPHA_PUSHES
+                and len(self.fields) + new_fields <= MAX_FACT_FIELDS)
+
+    def add(self, rule: CompiledRule, pushes: int) -> None:
+        self.rules.append(rule)
+        self.pushes += pushes
+        mapping: dict[str, str] = {}
+        for operand in rule.operands:
+            name = self._field_for(operand)
+            if name is None:
+                name = self._new_field(operand)
+            else:
+                self.fields[name].merge(operand)
+            mapping[operand.field] = name
+        self.fields_of[rule.key] = mapping
+
+    def group(self) -> FactGroup:
+        return FactGroup(self.tag, tuple(r.key for r in self.rules),
+                         tuple(f.operand(name) for name, f in self.fields.items()))
+
+    def _field_for(self, operand: Operand) -> str | None:
+        """A field of the same text whose constants `operand`'s can join, if any."""
+        for name in self.by_text.get(unparse(operand.term), ()):
+            if self.fields[name].accepts(operand):
+                return name
+        return None
+
+    def _new_field(self, operand: Operand) -> str:
+        name = _field_name(operand.term, len(self.fields), set(self.fields))
+        self.fields[name] = _Field(operand)
+        self.by_text.setdefault(unparse(operand.term), []).append(name)
+        return name
+
+
+class _Field:
+    """One operand field of a group: the first rule's term, the other rules' terms of the same text
+    (aliases, so the exact cross-check reads the value sent), and the union of their constants."""
+
+    def __init__(self, operand: Operand):
+        self.term = operand.term
+        self.aliases: list[Any] = []
+        self.constants: list[Any] = list(operand.constants)
+
+    def accepts(self, operand: Operand) -> bool:
+        return all(_apart(c, d) for c in operand.constants for d in self.constants)
+
+    def merge(self, operand: Operand) -> None:
+        if operand.term is not self.term and all(operand.term is not a for a in self.aliases):
+            self.aliases.append(operand.term)
+        self.constants.extend(c for c in operand.constants if c not in self.constants)
+
+    def operand(self, name: str) -> Operand:
+        return Operand(name, self.term, tuple(self.constants), tuple(self.aliases))
+
+
+def _apart(a: Any, b: Any) -> bool:
+    """Whether one field may be encoded against both constants: not two distinct numbers whose
+    doubles coincide or are adjacent."""
+    if not (isinstance(a, Quantity) and isinstance(b, Quantity)) or a.value == b.value:
+        return True
+    x, y = float(a.value), float(b.value)
+    return x != y and math.nextafter(x, y) != y
+
+
+def alpha_pushes(rule: dict[str, Any]) -> int:
+    """The most nodes one durable rule of `compiler` can push on the alpha stack of its fact, beyond
+    the `rule` node its conditions start with (shared by the group): every comparison is taken as
+    holding, an `and` chains its parts, an `or` pushes the node after it once per branch that holds."""
+
+    def walk(node: dict[str, Any], reached: int) -> tuple[int, int]:  # (pushes, times passed on)
+        if len(node) == 1:
+            (name, value), = node.items()
+            if name == "$and":
+                pushes = 0
+                for part in value:
+                    more, reached = walk(part, reached)
+                    pushes += more
+                return pushes, reached
+            if name == "$or":
+                pushes = passed = 0
+                for part in value:
+                    more, out = walk(part, reached)
+                    pushes, passed = pushes + more + out, passed + out
+                return pushes, passed
+        return reached, reached
+
+    return walk(rule["all"][0]["m"], 1)[0] - 1
+
+
+def _remap(rule: dict[str, Any], mapping: dict[str, str], key: str, tag: str) -> dict[str, Any]:
+    """A durable rule of `compiler` over the group's fact: `rule` matches the tag, fields renamed."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        out = {}
+        for name, value in node.items():
+            if name in ("$and", "$or"):
+                out[name] = walk(value)
+            elif name.startswith("$"):  # `{"$lt": {field: constant}}`, `{"$ex": {"rule": 1}}`
+                out[name] = {("rule" if inner == "rule" else mapping[inner]): v for inner, v in value.items()}
+            elif name == "rule":
+                if value != key:  # pragma: no cover - compiler writes the rule's own key
+                    raise ValueError(f"durable rule of {key} matches rule {value}")
+                out[name] = tag
+            else:
+                out[mapping[name]] = value
+        return out
+
+    return {"all": [{"m": walk(rule["all"][0]["m"])}]}
