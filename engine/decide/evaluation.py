@@ -32,6 +32,7 @@ from ..input.units import UNITS, Quantity, display_unit_for
 from ..rules.expression import NEGATED, SYMBOL, BoolOp, Compare, If, Literal, Name, Node, Unary, YearRef, children, rebuild, unparse
 from ..rules.rulebook import Rule, Rulebook, RuleVersion
 from .compiler import CompiledRule, CompiledRulebook, compile_rulebook
+from .conditions import Condition, compile_condition
 from .factgroups import PeriodRuleset, pack_period
 from .facts import FactEnvironment, Missing, compare, required_latest_year
 from .results import (NOT_COUNTED, Attested, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status,
@@ -47,7 +48,8 @@ class _Pending:
     rule: Rule
     version: RuleVersion
     compiled: CompiledRule
-    missing: Missing | None
+    applies_when: Condition | None  # the compiled rule's conditions as closures (`conditions`)
+    condition: Condition
 
 
 @dataclass
@@ -83,6 +85,8 @@ class Evaluator:
         self._plain: dict[tuple[str, Status, tuple[str, ...], Missing | None], RuleResult] = {}
         self._shared: set[int] = set()  # identities of the results in `_plain`
         self._marked: dict[tuple[int, bool, bool], RuleResult] = {}
+        self._compiled_conditions: dict[str, tuple[Condition | None, Condition]] = {}
+        self._fired: dict[tuple[str, ...], tuple[tuple[str, ...], Status]] = {}
 
     def close(self) -> None:
         for handle, _ in self._rulesets.values():
@@ -184,10 +188,20 @@ class Evaluator:
                 elif rule.kind == "check":
                     compiled = self.compiled.for_version(rule, version)
                     assert compiled is not None
-                    plan.pending.append(_Pending(rule, version, compiled, None))
+                    plan.pending.append(_Pending(rule, version, compiled, *self._conditions(compiled)))
                 elif rule.kind == "chosen_standard":
                     plan.chosen.append((rule, version))
         return plan
+
+    def _conditions(self, compiled: CompiledRule) -> tuple[Condition | None, Condition]:
+        made = self._compiled_conditions.get(compiled.key)
+        if made is None:
+            constants = FactEnvironment(self.rulebook, CaseFacts({}, {}, {}, frozenset()))
+            applies = compiled.applies_when
+            made = self._compiled_conditions[compiled.key] = (
+                compile_condition(applies, constants) if applies is not None else None,
+                compile_condition(compiled.condition, constants))
+        return made
 
     # ------------------------------------------------------------------------
     def _run_durable(self, pending: list[_Pending], env: FactEnvironment) -> dict[str, list[str]]:
@@ -239,12 +253,8 @@ class Evaluator:
 
     def _check_result(self, item: _Pending, env: FactEnvironment, fired: list[str], explain: bool) -> RuleResult:
         compiled = item.compiled
-        names = tuple(sorted(set(fired)))  # durable fires a rule once per satisfied branch of an `or`
-        outcomes = {name.rsplit("|", 1)[1] for name in names}
-        if len(outcomes) > 1:
-            raise InternalError(f"rule {item.rule.id}: durable_rules fired {list(names)}")
-        durable_status = _FIRED_STATUS.get(next(iter(outcomes), ""), Status.undetermined)
-        exact, missing = exact_status(env, compiled.applies_when, compiled.condition)
+        names, durable_status = self._fired_status(item, fired)
+        exact, missing = status_of(env, item.applies_when, item.condition)
         if exact != durable_status:
             raise InternalError(f"rule {item.rule.id}: durable_rules says {durable_status.value}, "
                                 f"exact evaluation says {exact.value}")
@@ -263,6 +273,21 @@ class Evaluator:
         applicability = _explain(compiled.applies_when, env) if compiled.applies_when is not None else ()
         return self._result(item, durable_status, comparisons, applicability, _figures(compiled, env, self.rulebook),
                             missing, names)
+
+    def _fired_status(self, item: _Pending, fired: list[str]) -> tuple[tuple[str, ...], Status]:
+        """The durable rules fired for a rule (each once) and the status they say; a few combinations
+        recur in every case, so each is read once."""
+        key = tuple(fired)
+        known = self._fired.get(key)
+        if known is None:
+            names = tuple(sorted(set(fired)))  # durable fires a rule once per satisfied branch of an `or`
+            outcomes = {name.rsplit("|", 1)[1] for name in names}
+            if len(outcomes) > 1:
+                raise InternalError(f"rule {item.rule.id}: durable_rules fired {list(names)}")
+            known = names, _FIRED_STATUS.get(next(iter(outcomes), ""), Status.undetermined)
+            if len(self._fired) < _MAX_SHARED:
+                self._fired[key] = known
+        return known
 
     @staticmethod
     def _result(item: _Pending, status: Status, comparisons: tuple[Comparison, ...],
@@ -333,17 +358,21 @@ class Evaluator:
 
     def _case_result(self, loaded: LoadedCase, on: dt.date, results: tuple[RuleResult, ...],
                      env: FactEnvironment, require: tuple[str, ...] = ()) -> CaseResult:
+        by_part: dict[str, list[RuleResult]] = {part: [] for part in self.rulebook.parts}
+        for r in results:
+            by_part.setdefault(r.part, []).append(r)
         parts = tuple(
-            _consequences_result(part.id, part.title.zh, part.title.en, [r for r in results if r.part == part.id])
+            _consequences_result(part.id, part.title.zh, part.title.en, by_part[part.id])
             if part.consequences else
             _part_result(part.id, part.title.zh, part.title.en, part.decides_verdict or part.id in require,
-                         [r for r in results if r.part == part.id], on)
+                         by_part[part.id], on)
             for part in self.rulebook.parts.values())
         # a part the user required must judge something: no rule judged is undetermined, never eligible
         parts = tuple(replace(p, verdict=Verdict.undetermined,
                               summary=f"required, but no rule of this part is judged: {p.summary}")
                       if p.part in require and p.applicable is False else p for p in parts)
-        counting = [r for r in results if any(p.counts and p.part == r.part for p in parts)]
+        counted_parts = {p.part for p in parts if p.counts}
+        counting = [r for r in results if r.part in counted_parts]
         overall = _part_result("overall", "", "", True, counting)
         verdict, summary = overall.verdict, overall.summary
         unjudged = [p for p in parts if p.counts and (not p.encoded or (p.part in require and not p.applicable))]
@@ -381,12 +410,19 @@ class Evaluator:
 def exact_status(env: FactEnvironment, applies_when: Node | None, condition: Node) -> tuple[Status, Missing | None]:
     """A rule's status by exact evaluation alone (three-valued): what durable_rules must agree
     with, and what break-even prices are searched on. Missing facts come back with undetermined."""
-    applies = env.evaluate(applies_when) if applies_when is not None else True
+    return status_of(env, (lambda e: e.evaluate(applies_when)) if applies_when is not None else None,
+                     lambda e: e.evaluate(condition))
+
+
+def status_of(env: FactEnvironment, applies_when: Condition | None,
+              condition: Condition) -> tuple[Status, Missing | None]:
+    """`exact_status` of conditions given as functions of the environment (`conditions`)."""
+    applies = applies_when(env) if applies_when is not None else True
     if isinstance(applies, Missing):
         return Status.undetermined, applies
     if not applies:
         return Status.not_applicable, None
-    holds = env.evaluate(condition)
+    holds = condition(env)
     if isinstance(holds, Missing):
         return Status.undetermined, holds
     return (Status.passed if holds else Status.failed), None
