@@ -15,7 +15,7 @@ from engine.frontends.batch import discover, run_batch, run_rows
 from engine.frontends.cli import main
 from engine.common.errors import EXIT_BATCH_ERRORS
 from engine.input.generate import case_text, generate
-from engine.output.store import ResultStore, digest_of_files, read_rows, read_rule_rows
+from engine.output.store import ResultStore, RuleRow, digest_of_files, read_rows, read_rule_rows
 
 
 def invoke(*args):
@@ -78,9 +78,16 @@ def test_csv_jsonl_and_sqlite_hold_the_same_rows(mixed: Path, tmp_path: Path):
     assert qingcloud["listing.2.1.2.4"] == "pass" and qingcloud["listing.2.1.2.1"] == "fail"
 
 
-def test_two_processes_give_the_same_rows_as_one(mixed: Path):
+@pytest.mark.parametrize("detail", [False, True])
+def test_two_processes_give_the_same_rows_as_one(mixed: Path, detail: bool):
+    """Rows cross from the workers pickled as plain tuples (`CaseRow.__reduce__`): they arrive as the
+    rows a single process makes, rule rows (which row equality leaves out) and their type included."""
     files = discover([str(mixed)])
-    assert list(run_rows(files, jobs=1)) == list(run_rows(files, jobs=2, chunksize=2))
+    one, two = list(run_rows(files, jobs=1, detail=detail)), list(run_rows(files, jobs=2, chunksize=2, detail=detail))
+    assert one == two and any(row.verdict == "error" for row in two)
+    assert [row.rules for row in one] == [row.rules for row in two]
+    assert all(type(rule) is RuleRow for row in two for rule in row.rules) and any(row.rules for row in two)
+    assert any(rule.citation for row in two for rule in row.rules) == detail
 
 
 def test_resume_skips_stored_cases_and_redoes_changed_ones(mixed: Path, tmp_path: Path):
