@@ -85,6 +85,8 @@ class Evaluator:
         self._plain: dict[tuple[str, Status, tuple[str, ...], Missing | None], RuleResult] = {}
         self._shared: set[int] = set()  # identities of the results in `_plain`
         self._marked: dict[tuple[int, bool, bool], RuleResult] = {}
+        self._standards = sorted({r.standard for r in rulebook.rules.values() if r.standard})
+        self._members: dict[str, list[Rule]] = {}  # an alternatives rule's id → the rules of its group
         self._compiled_conditions: dict[str, tuple[Condition | None, Condition]] = {}
         self._fired: dict[tuple[str, ...], tuple[tuple[str, ...], Status]] = {}
 
@@ -132,7 +134,7 @@ class Evaluator:
         self._check_case_names(loaded)
         env = self.fact_environment(case_facts(case), on)
         ordered = self.evaluate_rules(env, on, case.evaluation.stage.value, case.chosen_standard, explain)
-        return replace(self._case_result(loaded, on, ordered, env, require), explained=explain)
+        return self._case_result(loaded, on, ordered, env, require, explain)
 
     def fact_environment(self, facts: CaseFacts, on: dt.date,
                          overrides: dict[str, Any] | None = None) -> FactEnvironment:
@@ -300,7 +302,9 @@ class Evaluator:
 
     def _chosen_result(self, rule: Rule, version: RuleVersion, chosen: str | None,
                        results: dict[str, RuleResult]) -> RuleResult:
-        members = [m for m in self.rulebook.members(rule.alternatives or "")]
+        members = self._members.get(rule.id)
+        if members is None:
+            members = self._members[rule.id] = self.rulebook.members(rule.alternatives or "")
         if chosen is None:
             return _screening_result(rule, version, members, results, self._mark)
         member = next((m for m in members if m.standard == chosen), None)
@@ -349,15 +353,14 @@ class Evaluator:
                     ("attestations", name), f"unknown attestation '{name}'" + (f"; did you mean '{guess[0]}'?" if guess else ""),
                     expected=", ".join(sorted(self.rulebook.attestations))))
         chosen = loaded.case.chosen_standard
-        labels = sorted({r.standard for r in self.rulebook.rules.values() if r.standard})
-        if chosen is not None and chosen not in labels:
+        if chosen is not None and chosen not in self._standards:
             problems.append(loaded.source.problem(("chosen_standard",), f"unknown standard '{chosen}'",
-                                                  expected=", ".join(labels)))
+                                                  expected=", ".join(self._standards)))
         if problems:
             raise CaseError(problems)
 
     def _case_result(self, loaded: LoadedCase, on: dt.date, results: tuple[RuleResult, ...],
-                     env: FactEnvironment, require: tuple[str, ...] = ()) -> CaseResult:
+                     env: FactEnvironment, require: tuple[str, ...] = (), explained: bool = True) -> CaseResult:
         by_part: dict[str, list[RuleResult]] = {part: [] for part in self.rulebook.parts}
         for r in results:
             by_part.setdefault(r.part, []).append(r)
@@ -400,7 +403,7 @@ class Evaluator:
             chosen_standard=case.chosen_standard, rulebook_name=self.rulebook.name,
             rulebook_version=self.rulebook.version, rulebook_sha256=self.rulebook.sha256, verdict=verdict,
             summary=summary, results=results, standards_holding=holding, attestations=attested,
-            versions_used=tuple(versions), parts=parts, warnings=tuple(warnings))
+            versions_used=tuple(versions), parts=parts, warnings=tuple(warnings), explained=explained)
 
 
 # ---------------------------------------------------------------------------------

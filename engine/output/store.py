@@ -29,7 +29,7 @@ from typing import Any, Generator, Iterator, NamedTuple
 from ..common.errors import InputError, Problem
 from ..common.safeio import partial_path, read_regular_file, remove_stale_partials
 from ..common.sanitize import MAX_CELL_CHARS, clip, escape
-from ..decide.results import CaseResult, RuleResult
+from ..decide.results import CaseResult, RuleResult, Status
 from ..input.yamlsource import MAX_FILE_BYTES
 from .report import exit_code, format_margin
 from .xlsxstore import XlsxResults, read_case_records, read_rule_records
@@ -103,13 +103,19 @@ def row_of_result(file: str, sha256: str, result: CaseResult, detail: bool = Fal
         failing_rules=tuple(r.rule_id for r in counted if r.status.value == "fail"),
         undetermined_rules=tuple(r.rule_id for r in counted if r.status.value == "undetermined"),
         rulebook_version=result.rulebook_version, rulebook_sha256=result.rulebook_sha256,
-        rules=tuple(RuleRow(r.rule_id, r.part, r.status.value, counts, *_detail(r, detail))
+        rules=tuple(_rule_row((r.rule_id, r.part, _STATUS_TEXT[r.status], counts, *_detail(r, detail)))
                     for r, counts in zip(result.results, flags)))
+
+
+_NO_DETAIL = ("", "", "")
+# json.dumps(…, ensure_ascii=False) makes an encoder per call: the parent writes three lists a case
+_list_json = json.JSONEncoder(ensure_ascii=False).encode
+_STATUS_TEXT = {status: status.value for status in Status}  # ~60 rule rows a case: no enum property each
 
 
 def _detail(rule: RuleResult, detail: bool) -> tuple[str, str, str]:
     if not detail:
-        return "", "", ""
+        return _NO_DETAIL
     margins = "; ".join(f"{c.text}: {format_margin(c)}" for c in rule.comparisons if c.margin is not None
                         and not c.selector)
     return (rule.citation.reference() if rule.citation else ""), margins, rule.reason
@@ -257,7 +263,7 @@ class ResultStore:
                               record[c] for c in COLUMNS)
         else:
             self.pending_cases.append(
-                [json.dumps(record[c], ensure_ascii=False) if c in LIST_COLUMNS else record[c] for c in COLUMNS])
+                [_list_json(record[c]) if c in LIST_COLUMNS else record[c] for c in COLUMNS])
             key = (record["file"], record["sha256"], record["case_id"])
             if self.explain:
                 self.pending_rules.extend((*key, r.rule_id, r.part, r.status, int(r.counts_for_verdict), r.reason,
