@@ -74,3 +74,29 @@ def test_the_case_validator_is_built_on_first_use_or_before_a_batch_forks():
              "before = Case.__pydantic_complete__\nbuild_case_validator()\nprint(before, Case.__pydantic_complete__)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO).stdout
     assert out.split() == ["False", "True"]
+
+
+def test_version_is_answered_before_click_or_the_engine_is_imported():
+    """The console script's `--version` prints click's own line without importing click, dataclasses or
+    any engine stage; every other command reaches the click group."""
+    import importlib.metadata
+
+    from click.testing import CliRunner
+
+    from engine.frontends.cli import main
+
+    probe = ("import json, sys\nsys.argv = ['check-listing', '--version']\nfrom engine.frontends.launch import main\n"
+             "code = main()\nprint(json.dumps([code, sorted(m for m in sys.modules if m.startswith(('click', "
+             "'dataclasses', 'engine.')))]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    line, loaded = out.splitlines()[0], json.loads(out.splitlines()[-1])
+    assert loaded == [0, ["engine.frontends", "engine.frontends.launch"]]
+    expected = CliRunner().invoke(main, ["--version"], prog_name="check-listing").output
+    assert line + "\n" == expected == f"check-listing, version {importlib.metadata.version('star-listing')}\n"
+
+
+def test_every_other_command_goes_to_the_click_group(tmp_path):
+    script = ("import sys\nsys.argv = ['check-listing', 'schema', 'case']\nfrom engine.frontends.launch import main\n"
+              "sys.exit(main())")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0 and json.loads(done.stdout)["title"]

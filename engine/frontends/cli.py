@@ -30,6 +30,8 @@ from pathlib import Path
 
 import click
 
+from engine import __version__
+
 from ..common.errors import EXIT_INPUT_ERROR, InputError, Problem
 from ..common.safeio import output_target, write_atomically
 from ..common.sanitize import escape
@@ -79,7 +81,7 @@ class _DefaultToCheck(click.Group):
 
 
 @click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="star-listing")
+@click.version_option(version=__version__, prog_name="check-listing")  # as `launch` prints it
 def main() -> None:
     """Decide whether an issuer may list on the SSE STAR Market (科创板), every line cited.
 
