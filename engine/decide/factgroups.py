@@ -8,13 +8,11 @@ once per rule that reads it. Here the rules of a period are put into groups, eac
 state with the same text being one field encoded against the union of their constants.
 
 durable bounds what one fact may meet:
-- its matcher walks the alpha network of a fact with a fixed stack of 64 nodes (`MAX_STACK_SIZE`
-  in durable's events.c; a fuller stack is error 303), and an `$or` pushes the node after it once
-  for each branch that holds. `alpha_pushes` counts, for every node of a rule's conditions, the
-  most times it can be pushed (every comparison taken as holding, no node shared between rules):
-  a group's total, with its own `rule` node, stays at most `MAX_ALPHA_PUSHES`, so the stack can
-  never fill whatever the values. A rule that alone exceeds it is a group of its own, the fact it
-  would have had anyway.
+- its matcher walks a fact through the alpha network with a fixed stack of 64 nodes (error 303
+  beyond). Each rule is added to a group only if the group's network, modelled as durable builds
+  it with its shared nodes (`alphastack`), keeps the stack within `alphastack.LIMIT` for every
+  value the fact may hold. A rule that alone exceeds it is a group of its own, the fact it would
+  have had anyway.
 - an object has at most 255 properties (`MAX_OBJECT_PROPERTIES`): a group has at most
   `MAX_FACT_FIELDS` operand fields.
 
@@ -34,9 +32,9 @@ from typing import Any
 
 from ..input.units import Quantity
 from ..rules.expression import unparse
+from .alphastack import LIMIT, AlphaNetwork
 from .compiler import CompiledRule, CompiledRulebook, Operand, _dumps, _field_name
 
-MAX_ALPHA_PUSHES = 63  # durable's alpha stack holds 64 nodes
 MAX_FACT_FIELDS = 240  # durable's objects hold 255 properties; `sid`, `id` and `rule` are three of them
 
 
@@ -65,77 +63,95 @@ class PeriodRuleset:
 
 def pack_period(compiled: CompiledRulebook, rules: list[CompiledRule]) -> PeriodRuleset:
     """Group `rules` into facts within durable's bounds; the ruleset that reads them. Each rule, in
-    order, joins the group it shares most operands with (the earliest of equals) among those it
-    fits in, or starts a group."""
+    order, joins the group it shares most operands with (the earliest of equals) among those whose
+    matcher stack it keeps within `alphastack.LIMIT`, or starts a group."""
     builders: list[_GroupBuilder] = []
+    texts: dict[int, str] = {}
     for rule in rules:
-        pushes = sum(alpha_pushes(compiled.definition[name]) for name in rule.durable_names)
-        fitting = [builder for builder in builders if builder.fits(rule, pushes)]
-        if fitting:
-            target = max(fitting, key=lambda builder: builder.shared(rule))
-        else:
-            target = _GroupBuilder(f"g{len(builders) + 1}")
+        ranked = sorted(builders, key=lambda builder: -builder.shared(rule))  # stable: earliest of equals
+        target = next((builder for builder in ranked if builder.try_add(compiled, rule)), None)
+        if target is None:
+            target = _GroupBuilder(f"g{len(builders) + 1}", texts)
             builders.append(target)
-        target.add(rule, pushes)
-    definition: dict[str, Any] = {}
-    for builder in builders:
-        for rule in builder.rules:
-            mapping = builder.fields_of[rule.key]
-            for name in rule.durable_names:
-                definition[name] = _remap(compiled.definition[name], mapping, rule.key, builder.tag)
+            target.try_add(compiled, rule, always=True)  # alone, it is the fact it had before grouping
+    definition = {name: durable for builder in builders for name, durable in builder.definition.items()}
     groups = tuple(builder.group() for builder in builders)
     keys = {name: rule.key for rule in rules for name in rule.durable_names}
     return PeriodRuleset(groups, _dumps(definition), keys)
 
 
 class _GroupBuilder:
-    def __init__(self, tag: str):
+    def __init__(self, tag: str, texts: dict[int, str]):
         self.tag = tag
+        self.texts = texts  # id(term) → its text, shared by the builders of one period (terms outlive it)
         self.rules: list[CompiledRule] = []
-        self.pushes = 1  # the group's own `rule` node
+        self.network = AlphaNetwork()  # the group's alpha network, to bound the matcher's stack
         self.fields: dict[str, _Field] = {}  # group field name → what it carries
         self.by_text: dict[str, list[str]] = {}  # operand text → the group fields of that text
         self.fields_of: dict[str, dict[str, str]] = {}  # rule key → {rule's field → group field}
+        self.definition: dict[str, Any] = {}  # durable rule name → its conditions over the group's fact
 
     def shared(self, rule: CompiledRule) -> int:
         """How many of `rule`'s operands this group already carries."""
         return sum(1 for operand in rule.operands if self._field_for(operand) is not None)
 
-    def fits(self, rule: CompiledRule, pushes: int) -> bool:
-        new_fields = len(rule.operands) - self.shared(rule)
-        return (self.pushes + pushes <= MAX_ALPHA_PUSHES
-                and len(self.fields) + new_fields <= MAX_FACT_FIELDS)
+    def try_add(self, compiled: CompiledRulebook, rule: CompiledRule, always: bool = False) -> bool:
+        """Add `rule` if the group's fields and matcher stack stay within durable's bounds (or `always`)."""
+        mapping = self._plan(rule)
+        new_fields = sum(1 for name in mapping.values() if name not in self.fields)
+        if not always and len(self.fields) + new_fields > MAX_FACT_FIELDS:
+            return False
+        mark = self.network.mark()
+        durable = {name: _remap(compiled.definition[name], mapping, rule.key, self.tag) for name in rule.durable_names}
+        for conditions in durable.values():
+            self.network.add(conditions)
+        if not always and self.network.depth() > LIMIT:
+            self.network.undo(mark)
+            return False
+        self._add(rule, mapping)
+        self.definition.update(durable)
+        return True
 
-    def add(self, rule: CompiledRule, pushes: int) -> None:
-        self.rules.append(rule)
-        self.pushes += pushes
+    def _plan(self, rule: CompiledRule) -> dict[str, str]:
+        """The group field each of `rule`'s operands would take: one of the same text whose constants
+        it can join, else a new one."""
         mapping: dict[str, str] = {}
+        taken = set(self.fields)
         for operand in rule.operands:
             name = self._field_for(operand)
             if name is None:
-                name = self._new_field(operand)
-            else:
-                self.fields[name].merge(operand)
+                name = _field_name(operand.term, len(taken), taken)
+                taken.add(name)
             mapping[operand.field] = name
+        return mapping
+
+    def _add(self, rule: CompiledRule, mapping: dict[str, str]) -> None:
+        self.rules.append(rule)
+        for operand in rule.operands:
+            name = mapping[operand.field]
+            if name in self.fields:
+                self.fields[name].merge(operand)
+            else:
+                self.fields[name] = _Field(operand)
+                self.by_text.setdefault(self._text(operand.term), []).append(name)
         self.fields_of[rule.key] = mapping
 
     def group(self) -> FactGroup:
         return FactGroup(self.tag, tuple(r.key for r in self.rules),
                          tuple(f.operand(name) for name, f in self.fields.items()))
 
+    def _text(self, term: Any) -> str:
+        text = self.texts.get(id(term))
+        if text is None:
+            text = self.texts[id(term)] = unparse(term)
+        return text
+
     def _field_for(self, operand: Operand) -> str | None:
         """A field of the same text whose constants `operand`'s can join, if any."""
-        for name in self.by_text.get(unparse(operand.term), ()):
+        for name in self.by_text.get(self._text(operand.term), ()):
             if self.fields[name].accepts(operand):
                 return name
         return None
-
-    def _new_field(self, operand: Operand) -> str:
-        name = _field_name(operand.term, len(self.fields), set(self.fields))
-        self.fields[name] = _Field(operand)
-        self.by_text.setdefault(unparse(operand.term), []).append(name)
-        return name
-
 
 class _Field:
     """One operand field of a group: the first rule's term, the other rules' terms of the same text
@@ -165,31 +181,6 @@ def _apart(a: Any, b: Any) -> bool:
         return True
     x, y = float(a.value), float(b.value)
     return x != y and math.nextafter(x, y) != y
-
-
-def alpha_pushes(rule: dict[str, Any]) -> int:
-    """The most nodes one durable rule of `compiler` can push on the alpha stack of its fact, beyond
-    the `rule` node its conditions start with (shared by the group): every comparison is taken as
-    holding, an `and` chains its parts, an `or` pushes the node after it once per branch that holds."""
-
-    def walk(node: dict[str, Any], reached: int) -> tuple[int, int]:  # (pushes, times passed on)
-        if len(node) == 1:
-            (name, value), = node.items()
-            if name == "$and":
-                pushes = 0
-                for part in value:
-                    more, reached = walk(part, reached)
-                    pushes += more
-                return pushes, reached
-            if name == "$or":
-                pushes = passed = 0
-                for part in value:
-                    more, out = walk(part, reached)
-                    pushes, passed = pushes + more + out, passed + out
-                return pushes, passed
-        return reached, reached
-
-    return walk(rule["all"][0]["m"], 1)[0] - 1
 
 
 def _remap(rule: dict[str, Any], mapping: dict[str, str], key: str, tag: str) -> dict[str, Any]:
