@@ -35,7 +35,7 @@ from ..common.errors import RuleFileError, Problem
 from ..input.casefacts import CaseFacts
 from ..input.units import Quantity
 from ..rules.expression import (BOOL, NEGATED, Binary, BoolOp, Call, Compare, If, Literal, Name, Node, Unary, YearRef,
-                                names_in, rebuild, unparse)
+                                is_constant, rebuild, unparse)
 from ..rules.rulebook import Rule, Rulebook, RuleVersion
 from .facts import FactEnvironment, Missing
 
@@ -204,7 +204,7 @@ class _RuleCompiler:
         raise _CompileError(f"cannot compile `{unparse(node)}` as a condition")
 
     def comparison(self, node: Compare, negate: bool) -> dict[str, Any]:
-        left_const, right_const = _is_constant(node.left), _is_constant(node.right)
+        left_const, right_const = is_constant(node.left), is_constant(node.right)
         if right_const and not left_const:
             term, op, constant_node = node.left, node.op, node.right
         elif left_const and not right_const:
@@ -257,10 +257,6 @@ class _RuleCompiler:
 
 def _rule(conditions: list[dict[str, Any]]) -> dict[str, Any]:
     return {"all": [{"m": {"$and": conditions}}]}
-
-
-def _is_constant(node: Node) -> bool:
-    return not names_in(node) and not isinstance(node, Call)
 
 
 def _field_name(term: Node, index: int, taken: set[str]) -> str:

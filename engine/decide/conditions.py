@@ -16,7 +16,7 @@ import operator
 from typing import Callable
 
 from ..input.units import Quantity
-from ..rules.expression import BoolOp, Call, Compare, If, Literal, Name, Node, Unary, YearRef, names_in
+from ..rules.expression import BoolOp, Compare, If, Literal, Name, Node, Unary, YearRef, is_constant
 from .facts import FactEnvironment, Missing, Outcome, _merge
 
 Condition = Callable[[FactEnvironment], Outcome]
@@ -83,7 +83,7 @@ def _if(node: If, constants: FactEnvironment) -> Condition:
 def _compare(node: Compare, constants: FactEnvironment) -> Condition:
     test = _OPERATOR[node.op]
     left = compile_condition(node.left, constants)
-    if _is_constant(node.right):
+    if is_constant(node.right):
         right_value = constants.evaluate(node.right)
         if not isinstance(right_value, Missing):
             exact = right_value.value if isinstance(right_value, Quantity) else right_value
@@ -103,7 +103,3 @@ def _compare(node: Compare, constants: FactEnvironment) -> Condition:
             return missing
         return test(a.value, b.value) if isinstance(a, Quantity) else test(a, b)
     return comparison
-
-
-def _is_constant(node: Node) -> bool:
-    return not names_in(node) and not isinstance(node, Call)

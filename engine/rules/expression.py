@@ -167,6 +167,11 @@ def names_in(node: Node) -> set[str]:
     return found
 
 
+def is_constant(node: Node) -> bool:
+    """Whether the expression reads no figure and calls no function: its value is the same for every case."""
+    return not names_in(node) and not isinstance(node, Call)
+
+
 def children(node: Node) -> tuple[Node, ...]:
     if isinstance(node, Unary):
         return (node.operand,)
