@@ -132,8 +132,9 @@ def test_fired_rules_read_off_the_message_are_the_ones_its_json_names(rulebook):
     loaded = load_case_text(Path("cases/qingcloud-pricing.yaml").read_text(encoding="utf-8"), "q.yaml")
     with Evaluator(rulebook) as evaluator:
         by_name = evaluator.evaluate(loaded, explain=False)
-        assert evaluator._keys
-        evaluator._keys.clear()  # no name is known: every message goes through json.loads
+        [(_, period)] = evaluator._rulesets.values()
+        assert period.rule_keys
+        period.rule_keys.clear()  # no name is known: every message goes through json.loads
         by_json = evaluator.evaluate(loaded, explain=False)
     fired = [r.durable_rules_fired for r in by_name.results]
     assert any(fired) and fired == [r.durable_rules_fired for r in by_json.results]

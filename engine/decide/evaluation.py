@@ -74,7 +74,6 @@ class Evaluator:
         # date, at its stage), created the first time a case needs it: a case is matched against
         # its ~30 rules, not all 246 durable rules of every period.
         self._rulesets: dict[tuple[str, ...], tuple[Any, PeriodRuleset]] = {}
-        self._keys: dict[str, str] = {}  # durable rule name → the key of the rule version it decides
         self._sessions = itertools.count(1)
         self._breaks: list[dt.date] | None = None  # the dates on which some version starts or ends
         self._plans: dict[tuple[int, str], _Plan] = {}
@@ -103,7 +102,6 @@ class Evaluator:
             handle = durable_rules_engine.create_ruleset(f"{self._name}_{len(self._rulesets) + 1}",
                                                          period.definition_json)
             made = self._rulesets[key] = (handle, period)
-            self._keys.update(period.rule_keys)
         return made
 
     def __enter__(self) -> Evaluator:
@@ -212,6 +210,7 @@ class Evaluator:
         if not pending:
             return {}
         handle, period = self._ruleset(pending)
+        keys = period.rule_keys
         sid = f"case{next(self._sessions)}"
         head = '{"sid":"' + sid + '",'
         facts = []
@@ -238,7 +237,7 @@ class Evaluator:
                     # one action a message, `{"<rule name>":<frame>}`, the name written as it was given:
                     # a name read off the front is looked up among the ruleset's own, else the JSON is parsed
                     name = message[2:message.find('":', 2)]
-                    key = self._keys.get(name)
+                    key = keys.get(name)
                     if key is not None:
                         fired.setdefault(key, []).append(name)
                     else:
