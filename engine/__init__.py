@@ -17,9 +17,9 @@ The public surface is what this module names. Names are imported when first used
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"  # the distribution's version too (pyproject.toml reads it from here)
-from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "Case": "input.case", "LoadedCase": "input.caseload", "load_case": "input.caseload",

@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .compiler import _Num
+
 MAX_STACK = 64  # durable's own limit
 LIMIT = 60  # what a group may reach: a margin below it
 
@@ -97,7 +99,7 @@ class AlphaNetwork:
         return self._leaf(parent, "$eq", name, value)
 
     def _leaf(self, parent: int, op: str, field: str, constant: Any) -> int:
-        text = constant.text if hasattr(constant, "text") else json.dumps(constant, ensure_ascii=False)
+        text = constant.text if isinstance(constant, _Num) else json.dumps(constant, ensure_ascii=False)
         key = (parent, op, field, text)
         node = self._shared.get(key)
         if node is None:

@@ -3,9 +3,10 @@
 For one case: the rule versions in force on the case's date (or `as_of`) and stage
 are selected; their operands are computed exactly and sent as a few facts, each shared
 by a group of rules (`factgroups`); durable_rules decides pass / fail / not applicable
-for each rule (neither firing means undetermined, with the missing facts named). The same conditions are also evaluated exactly in
-Python (Kleene logic on rationals); a disagreement is an `InternalError`, never a
-silent answer. Alternatives groups (the listing standards) are then composed: the
+for each rule (neither firing means undetermined, with the missing facts named). The
+same conditions are also evaluated exactly in Python (Kleene logic on rationals,
+compiled once into closures by `conditions`); a disagreement is an `InternalError`,
+never a silent answer. Alternatives groups (the listing standards) are then composed: the
 chosen standard must hold, and the others are reported as information.
 
 durable_rules is driven through the C binding it ships (`durable_rules_engine`)
@@ -87,6 +88,7 @@ class Evaluator:
         self._standards = sorted({r.standard for r in rulebook.rules.values() if r.standard})
         self._members: dict[str, list[Rule]] = {}  # an alternatives rule's id → the rules of its group
         self._compiled_conditions: dict[str, tuple[Condition | None, Condition]] = {}
+        self._constants = FactEnvironment(rulebook, CaseFacts({}, {}, {}, frozenset()))  # no facts: constants
         self._fired: dict[tuple[str, ...], tuple[tuple[str, ...], Status]] = {}
 
     def close(self) -> None:
@@ -196,11 +198,10 @@ class Evaluator:
     def _conditions(self, compiled: CompiledRule) -> tuple[Condition | None, Condition]:
         made = self._compiled_conditions.get(compiled.key)
         if made is None:
-            constants = FactEnvironment(self.rulebook, CaseFacts({}, {}, {}, frozenset()))
             applies = compiled.applies_when
             made = self._compiled_conditions[compiled.key] = (
-                compile_condition(applies, constants) if applies is not None else None,
-                compile_condition(compiled.condition, constants))
+                compile_condition(applies, self._constants) if applies is not None else None,
+                compile_condition(compiled.condition, self._constants))
         return made
 
     # ------------------------------------------------------------------------
