@@ -16,7 +16,7 @@ STAGES = [
                "sheetxlsx", "sheetrows", "sheetwrite", "generate"]),
     ("rules", ["expression", "parser", "typecheck", "rulefiles", "rulebook", "rulesources", "ruleloader", "sheetrules", "checkout",
                "citations", "editions"]),
-    ("decide", ["facts", "conditions", "results", "compiler", "rulecache", "alphastack", "factgroups", "evaluation", "pricing", "revision"]),
+    ("decide", ["facts", "conditions", "results", "compiler", "alphastack", "factgroups", "rulecache", "evaluation", "pricing", "revision"]),
     ("output", ["report", "xlsxstore", "store"]),
     ("frontends", ["batch", "ruletests", "web", "clicommon", "rulescli", "cli", "launch"]),
 ]

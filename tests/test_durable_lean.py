@@ -180,6 +180,7 @@ def _periods(rulebook):
                     | {v.effective_to + dt.timedelta(days=1) for r in rulebook.rules.values() for v in r.versions
                        if v.effective_to is not None})
     stages = sorted({s for r in rulebook.rules.values() for s in r.stages})
+    assert starts == rulebook.period_starts() and stages == rulebook.stages()  # what the rule cache packs ahead
     return [(on, stage) for on in starts for stage in stages]
 
 

@@ -198,3 +198,37 @@ def test_only_the_newest_entries_are_kept(cache, rules):
     assert len(list(cache.glob("*.pickle"))) == rulecache.KEEP
     assert not list(cache.glob(".*.tmp"))
     assert oct(cache.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_stored_rulebook_carries_every_period_packed_and_a_check_packs_none(cache, rules, monkeypatch):
+    """The cache stores each period's packed ruleset (`factgroups.pack_periods`): a check on a hit,
+    on any date and at any stage, packs nothing, and the stored periods are what packing gives afresh."""
+    import datetime as dt
+
+    from engine.decide import factgroups
+    from engine.decide.compiler import compile_rulebook
+
+    compiled_rules(rules)
+    stored = compiled_rules(rules)  # read back from the entry
+    assert stored.periods
+    fresh = compile_rulebook(stored.rulebook)
+    for key, period in stored.periods.items():
+        rules_of = [fresh.rules[(k.rsplit("@", 1)[0], int(k.rsplit("@", 1)[1]))] for k in key]
+        again = factgroups.pack_period(fresh, rules_of)
+        assert period.definition_json == again.definition_json and period.groups == again.groups, key
+    expected = _report(fresh)
+
+    def packing(*args, **kwargs):
+        raise AssertionError("a period was packed although the cache stores them all")
+
+    monkeypatch.setattr(factgroups, "pack_period", packing)
+    book = stored.rulebook
+    days = book.period_starts()
+    dates = days + [d - dt.timedelta(days=1) for d in days[1:]] + [days[-1] + dt.timedelta(days=3650)]
+    with Evaluator(book, stored) as evaluator:
+        for on in dates:
+            for stage in book.stages():
+                pending = evaluator._plan(on, stage).pending
+                if pending:
+                    evaluator._ruleset(pending)  # would raise had the period not been stored
+    assert _report(stored) == expected

@@ -23,6 +23,7 @@ value does: comparisons at the boundary stay exact.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from dataclasses import dataclass, field as dataclass_field
@@ -115,9 +116,24 @@ class CompiledRulebook:
     rulebook: Rulebook
     rules: dict[tuple[str, int], CompiledRule]
     definition: dict[str, Any]
+    # the durable ruleset of each period's checked versions (`factgroups.PeriodRuleset`), by their keys:
+    # packed when first needed, or all of them ahead by the rule cache, which stores them with the rest
+    periods: dict[tuple[str, ...], Any] = dataclass_field(default_factory=dict, repr=False, compare=False)
 
     def for_version(self, rule: Rule, version: RuleVersion) -> CompiledRule | None:
         return self.rules.get((rule.id, rule.versions.index(version)))
+
+    def checked_on(self, on: dt.date, stage: str) -> list[CompiledRule]:
+        """The compiled versions a case at `stage` is checked against on `on`, in rulebook order."""
+        checked = []
+        for rule in self.rulebook.rules.values():
+            if rule.kind == "check" and stage in rule.stages:
+                version = rule.version_on(on)
+                if version is not None:
+                    compiled = self.for_version(rule, version)
+                    assert compiled is not None, f"{rule.id}: a version in force was not compiled"
+                    checked.append(compiled)
+        return checked
 
     @cached_property
     def definition_json(self) -> str:

@@ -34,7 +34,7 @@ from ..rules.expression import NEGATED, SYMBOL, BoolOp, Compare, If, Literal, Na
 from ..rules.rulebook import Rule, Rulebook, RuleVersion
 from .compiler import CompiledRule, CompiledRulebook, compile_rulebook
 from .conditions import Condition, compile_condition
-from .factgroups import PeriodRuleset, pack_period
+from .factgroups import PeriodRuleset, period_of
 from .facts import FactEnvironment, Missing, compare, required_latest_year
 from .results import (NOT_COUNTED, Attested, CaseResult, Comparison, FigureValue, PartResult, RuleResult, Status,
                       Verdict)
@@ -100,7 +100,7 @@ class Evaluator:
         key = tuple(item.compiled.key for item in pending)
         made = self._rulesets.get(key)
         if made is None:
-            period = pack_period(self.compiled, [item.compiled for item in pending])
+            period = period_of(self.compiled, [item.compiled for item in pending])
             handle = durable_rules_engine.create_ruleset(f"{self._name}_{len(self._rulesets) + 1}",
                                                          period.definition_json)
             made = self._rulesets[key] = (handle, period)
@@ -172,9 +172,7 @@ class Evaluator:
         """Which rules are in force, at the stage, checked or chosen: the same for every date of
         a period in which no version starts or ends, so made once per period and stage."""
         if self._breaks is None:
-            self._breaks = sorted({v.effective_from for r in self.rulebook.rules.values() for v in r.versions}
-                                  | {v.effective_to + dt.timedelta(days=1) for r in self.rulebook.rules.values()
-                                     for v in r.versions if v.effective_to is not None})
+            self._breaks = self.rulebook.period_starts()
         key = (bisect.bisect_right(self._breaks, on), stage)
         plan = self._plans.get(key)
         if plan is None:
@@ -187,12 +185,10 @@ class Evaluator:
                     plan.off_stage[rule.id] = _simple(
                         rule, version, Status.not_applicable,
                         f"applies at the {' and '.join(rule.stages)} stage, not at {stage}")
-                elif rule.kind == "check":
-                    compiled = self.compiled.for_version(rule, version)
-                    assert compiled is not None
-                    plan.pending.append(_Pending(rule, version, compiled, *self._conditions(compiled)))
                 elif rule.kind == "chosen_standard":
                     plan.chosen.append((rule, version))
+            plan.pending.extend(_Pending(compiled.rule, compiled.version, compiled, *self._conditions(compiled))
+                                for compiled in self.compiled.checked_on(on, stage))
         return plan
 
     def _conditions(self, compiled: CompiledRule) -> tuple[Condition | None, Condition]:

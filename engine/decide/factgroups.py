@@ -61,6 +61,26 @@ class PeriodRuleset:
     rule_keys: dict[str, str]  # durable rule name → key of the rule version it decides
 
 
+def period_of(compiled: CompiledRulebook, rules: list[CompiledRule]) -> PeriodRuleset:
+    """The ruleset of `rules` (the versions checked on some date at some stage): packed the first
+    time, then kept in `compiled.periods`."""
+    key = tuple(rule.key for rule in rules)
+    period = compiled.periods.get(key)
+    if period is None:
+        period = compiled.periods[key] = pack_period(compiled, rules)
+    return period
+
+
+def pack_periods(compiled: CompiledRulebook) -> None:
+    """Pack every period of the rulebook ahead, at every stage: what the rule cache stores, so that
+    neither a single check nor a batch worker packs (~20 ms a period, 32 periods in the bundled rules)."""
+    for start in compiled.rulebook.period_starts():
+        for stage in compiled.rulebook.stages():
+            rules = compiled.checked_on(start, stage)
+            if rules:
+                period_of(compiled, rules)
+
+
 def pack_period(compiled: CompiledRulebook, rules: list[CompiledRule]) -> PeriodRuleset:
     """Group `rules` into facts within durable's bounds; the ruleset that reads them. Each rule, in
     order, joins the group it shares most operands with (the earliest of equals) among those whose

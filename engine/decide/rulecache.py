@@ -1,8 +1,8 @@
 """The compiled rulebook, kept between runs as Python keeps `.pyc` files.
 
-Loading and compiling the rules (YAML, parsing, type checks, durable_rules JSON) is most of a
-single check's own work and gives the same result for the same inputs. So the result is stored
-under a key made of everything it is a function of: the bytes of every file the loader reads
+Loading and compiling the rules (YAML, parsing, type checks, durable_rules JSON, each period's
+rules packed into facts) is most of a single check's own work and gives the same result for the
+same inputs. So the result is stored under a key made of everything it is a function of: the bytes of every file the loader reads
 (`rules.rulesources`), the directory they were read from, the engine's own source files and the
 Python version. Change any of them and the key changes; nothing is ever invalidated by date.
 
@@ -25,10 +25,11 @@ from pathlib import Path
 from ..common.bundled import ENGINE
 from ..rules.rulesources import bundled_rules_dir, rulebook_files
 from .compiler import CompiledRulebook, compile_rulebook
+from .factgroups import pack_periods
 
 ENVIRONMENT = "STAR_LISTING_CACHE"
 OFF = ("off", "0", "no", "false")
-FORMAT = b"star-listing compiled rulebook 1"
+FORMAT = b"star-listing compiled rulebook 2"  # 2: with every period packed
 KEEP = 8  # entries kept; the oldest are removed when a new one is written
 
 
@@ -46,6 +47,7 @@ def compiled_rules(directory: Path | None = None) -> CompiledRulebook:
 
     compiled = compile_rulebook(load_rulebook(rules_dir))
     if key:
+        pack_periods(compiled)  # stored with the rest: a check or a batch worker then packs none
         _write(folder, f"{key}.pickle", compiled)
     return compiled
 

@@ -138,6 +138,17 @@ class Rulebook:
     def earliest_date(self) -> dt.date:
         return min(v.effective_from for r in self.rules.values() for v in r.versions)
 
+    def period_starts(self) -> list[dt.date]:
+        """The days on which some version comes into force or the day after one ends, in order: between
+        two of them (and from the last on) the same versions are in force every day."""
+        versions = [v for r in self.rules.values() for v in r.versions]
+        return sorted({v.effective_from for v in versions}
+                      | {v.effective_to + dt.timedelta(days=1) for v in versions if v.effective_to is not None})
+
+    def stages(self) -> list[str]:
+        """Every stage some rule applies at."""
+        return sorted({stage for r in self.rules.values() for stage in r.stages})
+
 
 def vocabulary_type(name: str, figures: dict[str, Figure], attestations: dict[str, Any]) -> Type | None:
     if name in INPUT_FACTS:
