@@ -383,3 +383,29 @@ def test_a_caller_that_stops_early_does_not_hang_the_pool(tmp_path: Path):
              "first = [next(rows) for _ in range(3)]\nrows.close()\nprint('closed', len(first))\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.split() == ["closed", "3"], done.stderr
+
+
+def test_workers_pack_no_period_the_parent_could_pack_once(mixed: Path, tmp_path: Path, monkeypatch):
+    """Packing a period's rules into facts costs ~20 ms: a batch packs each period once, in the parent
+    (none at all from the rule cache, which stores them), never again in each forked worker."""
+    import os
+
+    from engine.decide import factgroups
+    from engine.rules.ruleloader import load_rulebook
+
+    log = tmp_path / "packed-by"
+    original = factgroups.pack_period
+
+    def logging(*args, **kwargs):
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"{os.getpid()}\n")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(factgroups, "pack_period", logging)
+    files = discover([str(mixed)])
+    serial = list(run_rows(files, jobs=1))  # the bundled rules come from the cache: packed there already
+    assert not log.exists() or set(log.read_text().split()) == {str(os.getpid())}
+    log.unlink(missing_ok=True)
+    rows = list(run_rows(files, jobs=2, rulebook=load_rulebook(), chunksize=1))  # compiled afresh here
+    assert rows == serial
+    assert set(log.read_text().split()) == {str(os.getpid())}  # the parent packed; no worker did

@@ -30,13 +30,14 @@ from ..common.interrupts import held, in_worker
 from ..common.safeio import read_regular_file
 from ..decide.compiler import CompiledRulebook, compile_rulebook
 from ..decide.evaluation import Evaluator
+from ..decide.factgroups import pack_periods
+from ..decide.rulecache import compiled_rules
 from ..decide.pricing import evaluate_priced
 from ..input.caseload import build_case_validator, load_case_text
 from ..input.sheetrows import SheetRow, is_sheet, read_sheet
 from ..input.yamlsource import MAX_FILE_BYTES
 from ..output.store import CaseRow, row_of_error, row_of_result
 from ..rules.rulebook import Rulebook
-from ..rules.ruleloader import load_rulebook
 
 CASE_SUFFIXES = (".yaml", ".yml")
 
@@ -220,13 +221,17 @@ def effective_jobs(jobs: int | None, files: int) -> int:
 
 
 def run_rows(paths: list[str] | list[Path] | list[Path | SheetRow], jobs: int = 1, rulebook: Rulebook | None = None,
-             as_of: dt.date | None = None, chunksize: int = 16, detail: bool = False) -> Iterator[CaseRow]:
+             as_of: dt.date | None = None, chunksize: int = 16, detail: bool = False,
+             compiled: CompiledRulebook | None = None) -> Iterator[CaseRow]:
     """Rows for `paths`, in order, evaluated in `jobs` processes (1: in this process), under
-    `rulebook` (default: the bundled rules), compiled here once for every worker."""
-    rulebook = rulebook or load_rulebook()
-    compiled = compile_rulebook(rulebook)
-    build_case_validator()  # once, here: forked workers share it
+    `compiled` rules, else `rulebook` compiled here, else the bundled rules (from the rule cache)."""
+    if compiled is None:
+        compiled = compile_rulebook(rulebook) if rulebook is not None else compiled_rules()
+    rulebook = compiled.rulebook
     jobs = effective_jobs(jobs, len(paths))
+    build_case_validator()  # once, here: forked workers share it
+    if jobs > 1:
+        pack_periods(compiled)  # here, once (a cached rulebook has them all): not again in every worker
     if jobs <= 1:
         _start_worker(rulebook, compiled, as_of, detail)
         for path in paths:
@@ -250,7 +255,7 @@ def run_rows(paths: list[str] | list[Path] | list[Path | SheetRow], jobs: int = 
 
 
 def run_batch(paths: list[str] | list[Path] | list[Path | SheetRow], store, jobs: int = 1, rulebook: Rulebook | None = None, as_of: dt.date | None = None,
-              progress: Callable[[int], None] | None = None) -> Summary:
+              progress: Callable[[int], None] | None = None, compiled: CompiledRulebook | None = None) -> Summary:
     """Evaluate `paths` (minus those the store already holds) into `store`, rows in the order of
     `paths` whether evaluated now or kept (resume); return the summary of the whole output.
     Paths may be text: a batch of 100,000 cases holds each once, as ~100 bytes rather than a
@@ -259,7 +264,7 @@ def run_batch(paths: list[str] | list[Path] | list[Path | SheetRow], store, jobs
     todo = [p for p in paths if str(p) not in store.done] if store.done else paths
     summary.jobs = effective_jobs(jobs, len(todo))
     with contextlib.closing(run_rows(todo, jobs=jobs, rulebook=rulebook, as_of=as_of,
-                                           detail=getattr(store, "detail", False))) as rows:
+                                     detail=getattr(store, "detail", False), compiled=compiled)) as rows:
         for path in paths:
             if store.done and str(path) in store.done:
                 summary.add_kept(store.keep(str(path)))

@@ -217,9 +217,9 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
     with input_errors():
         if out is not None:  # not a device, FIFO or directory, not one of the cases or paths given
             out = output_target(out, files + [Path(p) for p in paths])
-        from ..rules.ruleloader import load_rulebook
+        from ..decide.rulecache import compiled_rules
 
-        rulebook = load_rulebook(rules_directory(rules_dir))  # a broken rule set is reported once, before any worker starts
+        compiled = compiled_rules(rules_directory(rules_dir))  # a broken rule set is reported once, before any worker starts
     target = out or Path(tempfile.mkdtemp(prefix="check-listing-batch-")) / "results.jsonl"
     console = Console(stderr=True)
     files = expand_sheets(files)  # a sheet is one case per row
@@ -227,7 +227,7 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
     with ResultStore(target, current, explain) as store:
         for stale in store.stale:
             click.echo(f"removed {stale}, left by an earlier run that was killed", err=True)
-        summary = _run_with_progress(files, store, jobs, rulebook, as_of, console)
+        summary = _run_with_progress(files, store, jobs, compiled, as_of, console)
     with input_errors():
         try:
             _print_summary(summary, target if out else None)
@@ -236,18 +236,18 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
     sys.exit(EXIT_BATCH_ERRORS if summary.errors else 0)
 
 
-def _run_with_progress(files, store, jobs, rulebook, as_of, console):
+def _run_with_progress(files, store, jobs, compiled, as_of, console):
     """The batch, with a progress bar when standard error is a terminal (none otherwise)."""
     from .batch import run_batch
 
     if not console.is_terminal:
-        return run_batch(files, store, jobs=jobs, rulebook=rulebook, as_of=as_of)
+        return run_batch(files, store, jobs=jobs, compiled=compiled, as_of=as_of)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task("evaluating", total=len(files) - len(store.done))
-        return run_batch(files, store, jobs=jobs, rulebook=rulebook, as_of=as_of,
+        return run_batch(files, store, jobs=jobs, compiled=compiled, as_of=as_of,
                          progress=lambda n: bar.advance(task, n))
 
 
