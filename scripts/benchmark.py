@@ -15,7 +15,9 @@ libyaml's CSafeLoader, exact Decimal amounts with their units, full audited fisc
 the case's date, Kleene logic for unknowns, unknown keys refused, the file's sha256, one SQLite
 row per case, in as many processes as the engine. The script prints how many verdicts agree
 (all of the generated cases should: the floor refuses the deliberately bad ones too), the cold
-start of `check-listing` (min and median of 10) and each batch's peak memory (its largest process).
+start of `check-listing` (min and median of 10, beside `python -c pass` and the interpreter importing
+the libraries a check is built on: the floor of any check) and each batch's peak memory (its largest
+process).
 Rounds alternate engine and floor and medians are printed, since the machine may be shared.
 This is a script, not a timed test.
 """
@@ -378,12 +380,22 @@ def cold_start(args: list[str], runs: int = 10, cache: str | None = None) -> tup
     return first, times[0], (times[runs // 2 - 1] + times[runs // 2]) / 2
 
 
-def interpreter_start(runs: int = 10) -> float:
-    """Min wall milliseconds of `python -c pass`: how fast this machine is right now."""
+# What any check must do before it reads a case: start the interpreter, import the four libraries it
+# is built on (click's CLI, PyYAML's libyaml composer, pydantic with one model validated, which loads
+# the schema builder and the plugin scan, and durable_rules' C engine).
+DEPENDENCIES = ("import click, yaml, durable_rules_engine\n"
+                "from pydantic import BaseModel\n"
+                "class M(BaseModel):\n    x: int\n"
+                "M.model_validate({'x': 1})\n"
+                "yaml.compose('a: 1', Loader=yaml.CSafeLoader)\n")
+
+
+def interpreter_start(runs: int = 10, code: str = "pass") -> float:
+    """Min wall milliseconds of `python -c CODE`: by default how fast this machine is right now."""
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=False)
+        subprocess.run([sys.executable, "-c", code], check=False)
         times.append((time.perf_counter() - start) * 1000)
     return min(times)
 
@@ -487,6 +499,8 @@ def main() -> int:
                 after = f"; first run {first:5.0f} ms (rules compiled and cached)" if cache not in (None, "off") else ""
                 print(f"cold start: {label:<42} min {low:5.0f} ms, median {median:5.0f} ms (10 runs){after}")
             print(f"cold start: {'python -c pass (this machine, now)':<42} min {interpreter_start():5.0f} ms")
+            print(f"cold start: {'python importing click, yaml, pydantic, durable':<42} "
+                  f"min {interpreter_start(code=DEPENDENCIES):5.0f} ms (a check's floor: its libraries alone)")
         jobs = [int(j) for j in args.jobs.split(",")]
         header = f"{'cases':>8}" + "".join(f"{f'engine {j}p':>11}{f'floor {j}p':>10}{f'ratio {j}p':>9}" for j in jobs)
         print(header + f"{'peak MB':>9}{'paths MB':>10}   (cases/s, medians of {args.repeat}; ratio = engine / floor in "
