@@ -2,9 +2,10 @@
 
 Loading and compiling the rules (YAML, parsing, type checks, durable_rules JSON, each period's
 rules packed into facts) is most of a single check's own work and gives the same result for the
-same inputs. So the result is stored under a key made of everything it is a function of: the bytes of every file the loader reads
-(`rules.rulesources`), the directory they were read from, the engine's own source files and the
-Python version. Change any of them and the key changes; nothing is ever invalidated by date.
+same inputs. So the result is stored under a key made of everything it is a function of: the
+bytes of every file the loader reads (`rules.rulesources`), the directory they were read from, the
+engine's own source files and the Python version. Change any of them and the key changes;
+nothing is ever invalidated by date.
 
 A rulebook with problems is never stored: its errors are reported on every run. An entry that
 cannot be read, is not ours, or is writable by others is ignored and rebuilt; a cache that cannot

@@ -230,13 +230,12 @@ def run_rows(paths: list[str] | list[Path] | list[Path | SheetRow], jobs: int = 
     rulebook = compiled.rulebook
     jobs = effective_jobs(jobs, len(paths))
     build_case_validator()  # once, here: forked workers share it
-    if jobs > 1:
-        pack_periods(compiled)  # here, once (a cached rulebook has them all): not again in every worker
     if jobs <= 1:
         _start_worker(rulebook, compiled, as_of, detail)
         for path in paths:
             yield evaluate_file(path)
         return
+    pack_periods(compiled)  # here, once (a cached rulebook has them all): not again in every worker
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     pool = None
     window = _Window(WINDOW_CHUNKS * chunksize * jobs)  # more than a chunk: a partial chunk cannot hold it all
