@@ -18,7 +18,7 @@ STAGES = [
                "citations", "editions"]),
     ("decide", ["facts", "conditions", "results", "compiler", "alphastack", "factgroups", "rulecache", "evaluation", "pricing", "revision"]),
     ("output", ["report", "xlsxstore", "store"]),
-    ("frontends", ["batch", "ruletests", "web", "clicommon", "rulescli", "cli", "launch"]),
+    ("frontends", ["workers", "batch", "ruletests", "web", "clicommon", "rulescli", "cli", "launch"]),
 ]
 # Each module may import only modules listed before it.
 ORDER = [f"{stage}.{module}" for stage, modules in STAGES for module in modules]

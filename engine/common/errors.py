@@ -102,6 +102,11 @@ class InternalError(EngineError):
     """The engine contradicted itself (e.g. a rule both passed and failed): a bug."""
 
 
+class WorkerLost(EngineError):
+    """A batch's worker process died on its own (the out-of-memory killer, a signal sent to it
+    alone) before sending the rows it was evaluating: the batch stops rather than wait for them."""
+
+
 # Exit codes of `check-listing`: the verdict, or why there is none.
 EXIT_ELIGIBLE = 0
 EXIT_NOT_ELIGIBLE = 1
@@ -109,3 +114,4 @@ EXIT_INPUT_ERROR = 2
 EXIT_UNDETERMINED = 3
 EXIT_BATCH_ERRORS = 4  # `batch`: every case was processed, but some case files were bad input
 EXIT_INTERNAL_ERROR = 70
+EXIT_WORKER_LOST = 71  # `batch`: a worker process died (EX_OSERR): stopped, nothing written

@@ -6,10 +6,9 @@ the stack unwinds, `with` blocks remove their temporary files and stop their wor
 and the CLI prints one line and exits 128 + the signal number. A second signal while that
 cleanup runs is ignored, so the cleanup finishes.
 
-Worker processes leave interrupts to their parent: they ignore SIGINT (a Ctrl-C reaches the whole
-process group; the parent decides) and leave quietly on SIGTERM (how the parent stops them) by
-unwinding, not by dying where they stand: a worker killed while it waits for work would keep the
-task queue's lock forever, and the parent stopping the pool would wait for that lock forever.
+Worker processes leave interrupts to their parent: they ignore SIGINT and SIGTERM (a Ctrl-C or a
+`kill -TERM -PGID` reaches the whole process group; the parent decides, and kills its workers
+outright, which `frontends.workers` makes safe: a worker shares no pipe or lock with the others).
 """
 
 from __future__ import annotations
@@ -58,26 +57,31 @@ def handle_interrupts() -> None:
         signal.signal(signum, _raise)
 
 
-def _leave(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once is enough
-    raise SystemExit(0)  # unwinds (releasing the locks it holds); multiprocessing prints nothing for it
-
-
 def in_worker() -> None:
-    """A worker process: ignore SIGINT, leave without a word on SIGTERM; then let signals in."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _leave)
+    """A worker process: ignore SIGINT and SIGTERM (its parent stops it); then let signals in."""
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
 
 @contextlib.contextmanager
 def held() -> Iterator[None]:
     """Hold SIGINT and SIGTERM for a block that must not be left half done: while worker processes
-    (and the threads that start more of them) are created, as a child inherits the mask and none can
-    be interrupted before `in_worker` ran in it; and for a durable_rules session, from its first call
-    to its deletion. A signal that arrives meanwhile is delivered when the block ends."""
+    are created, as a child inherits the mask and none can be interrupted before `in_worker` ran in
+    it; for a durable_rules session, from its first call to its deletion; and while pydantic builds
+    a validator (an exception raised inside that build comes out as a `SchemaError`, not as itself).
+    A signal that arrives meanwhile is delivered when the block ends."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def build_validator(model: type) -> None:
+    """Build a pydantic model's deferred validator now, if it is not built yet, with SIGINT and SIGTERM
+    held: an interrupt raised inside pydantic-core's build would come out as a `SchemaError` and a
+    traceback instead of a clean stop."""
+    if not model.__pydantic_complete__:
+        with held():
+            model.model_rebuild()

@@ -2,12 +2,12 @@
 
 Each worker process loads and compiles the rules once and keeps one durable_rules ruleset for
 all its cases (a case is one short-lived session in it). Cases are handed out in order and
-their rows come back in order (`imap`), so output is deterministic whatever the number of
-processes, and rows are written as they arrive. At most a window of cases is out with the workers
-and not yet taken by the store, so a store slower than the workers holds them back rather than
-letting their rows pile up: memory stays flat as the batch grows. A bad
-case file becomes an error row with its file, line and message; the others still run. A sheet
-(.xlsx, .csv) named among the inputs is one case per row (`input.sheetrows`), each row evaluated like a file.
+their rows come back in order (`workers.ordered_map`), so output is deterministic whatever the
+number of processes, and rows are written as they arrive. At most a window of cases is out with
+the workers and not yet taken by the store, so a store slower than the workers holds them back
+rather than letting their rows pile up: memory stays flat as the batch grows. A bad case file
+becomes an error row with its file, line and message; the others still run. A sheet (.xlsx, .csv)
+named among the inputs is one case per row (`input.sheetrows`), each row evaluated like a file.
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ import datetime as dt
 import gc
 import glob
 import hashlib
-import multiprocessing
 import os
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..common.errors import CaseError, InputError, Problem
-from ..common.interrupts import held, in_worker
 from ..common.safeio import read_regular_file
 from ..decide.compiler import CompiledRulebook, compile_rulebook
 from ..decide.evaluation import Evaluator
@@ -38,6 +35,7 @@ from ..input.sheetrows import SheetRow, is_sheet, read_sheet
 from ..input.yamlsource import MAX_FILE_BYTES
 from ..output.store import CaseRow, row_of_error, row_of_result
 from ..rules.rulebook import Rulebook
+from .workers import ordered_map
 
 CASE_SUFFIXES = (".yaml", ".yml")
 
@@ -104,11 +102,9 @@ _WORKER: _Worker | None = None
 
 def _start_worker(rulebook: Rulebook, compiled: CompiledRulebook, as_of: dt.date | None, detail: bool = False) -> None:
     """Give this process its evaluator. The rules were loaded and compiled once, in the parent:
-    a worker never reads rule files, so editing them during a batch cannot break it (and a
-    failing initializer, which multiprocessing would restart forever, has nothing left to fail on)."""
+    a worker never reads rule files, so editing them during a batch cannot break it, and setting
+    it up has nothing left to fail on."""
     global _WORKER
-    if multiprocessing.parent_process() is not None:
-        in_worker()
     if _WORKER is not None:  # a second batch in this process: free the previous ruleset
         _WORKER.evaluator.close()
     _WORKER = _Worker(rulebook, Evaluator(rulebook, compiled), as_of, detail)
@@ -189,30 +185,6 @@ MAX_JOBS = 64  # a sane ceiling whatever --jobs says: each worker holds its own 
 WINDOW_CHUNKS = 8  # per worker: chunks handed out whose rows the caller has not taken yet
 
 
-class _Window:
-    """At most `size` cases handed to the pool whose rows the caller has not taken. `imap` would
-    otherwise read every path at once and buffer every row the caller is slow to take (a store on a
-    slow disk, a parent starved of CPU): ~1.5 KB a row, 100 MB over a long batch."""
-
-    def __init__(self, size: int):
-        self._free = threading.Semaphore(size)
-        self._stopped = threading.Event()
-
-    def feed(self, paths: Iterable) -> Iterator:
-        """`paths`, each one waiting for room (run by the pool's task thread, which this blocks)."""
-        for path in paths:
-            while not self._free.acquire(timeout=0.1):
-                if self._stopped.is_set():  # the pool is being torn down: its task thread must not wait
-                    return
-            yield path
-
-    def taken(self) -> None:
-        self._free.release()
-
-    def stop(self) -> None:
-        self._stopped.set()
-
-
 def effective_jobs(jobs: int | None, files: int) -> int:
     """Worker processes for `files` cases: as asked (default: the cores), never more than the files,
     four per core, or MAX_JOBS."""
@@ -236,21 +208,8 @@ def run_rows(paths: list[str] | list[Path] | list[Path | SheetRow], jobs: int = 
             yield evaluate_file(path)
         return
     pack_periods(compiled)  # here, once (a cached rulebook has them all): not again in every worker
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    pool = None
-    window = _Window(WINDOW_CHUNKS * chunksize * jobs)  # more than a chunk: a partial chunk cannot hold it all
-    try:
-        with held():  # no worker can be interrupted before it has set its own signal handling
-            pool = context.Pool(jobs, initializer=_start_worker, initargs=(rulebook, compiled, as_of, detail))
-        for row in pool.imap(evaluate_file, window.feed(paths), chunksize=chunksize):
-            window.taken()
-            yield row
-        pool.close()  # every row is in: the workers leave when the queue tells them, no signal needed
-        pool.join()
-    finally:  # on an exception or an interrupt (one held during the start is raised on leaving `held`)
-        window.stop()
-        if pool is not None:
-            pool.terminate()
+    yield from ordered_map(evaluate_file, paths, jobs, chunksize=chunksize, window=WINDOW_CHUNKS * jobs,
+                           initializer=_start_worker, initargs=(rulebook, compiled, as_of, detail))
 
 
 def run_batch(paths: list[str] | list[Path] | list[Path | SheetRow], store, jobs: int = 1, rulebook: Rulebook | None = None, as_of: dt.date | None = None,
@@ -273,5 +232,5 @@ def run_batch(paths: list[str] | list[Path] | list[Path | SheetRow], store, jobs
             summary.add(row)
             if progress:
                 progress(1)
-        next(rows, None)  # run the generator to its end: its pool closes normally, not by terminate()
+        next(rows, None)  # run the generator to its end: its workers are told to leave, not killed
     return summary

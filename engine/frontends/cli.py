@@ -227,7 +227,8 @@ def batch(paths: tuple[str, ...], jobs: int | None, out: Path | None, resume: bo
     with ResultStore(target, current, explain) as store:
         for stale in store.stale:
             click.echo(f"removed {stale}, left by an earlier run that was killed", err=True)
-        summary = _run_with_progress(files, store, jobs, compiled, as_of, console)
+        with input_errors():  # a worker process lost: one line, exit code 71, the partial file removed
+            summary = _run_with_progress(files, store, jobs, compiled, as_of, console)
     with input_errors():
         try:
             _print_summary(summary, target if out else None)

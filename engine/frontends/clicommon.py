@@ -1,7 +1,7 @@
 """What the commands of `check-listing` share: engine errors as exit codes, dates and the rules directory.
 
 Bad input becomes its problems on standard error with exit code 2, an internal contradiction exit
-code 70, never a traceback.
+code 70, a batch's worker process lost exit code 71, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from ..common.errors import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, InputError, InternalError
+from ..common.errors import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, EXIT_WORKER_LOST, InputError, InternalError, WorkerLost
+from ..common.sanitize import escape
 
 
 class InputFailure(click.ClickException):
@@ -51,6 +52,10 @@ class input_errors:
         if isinstance(error, InternalError):
             click.echo(f"internal error (please report): {error}", err=True)
             sys.exit(EXIT_INTERNAL_ERROR)
+        if isinstance(error, WorkerLost):
+            click.echo(f"error: {escape(str(error))}; the batch stopped, nothing written "
+                       "(an earlier output file is as it was)", err=True)
+            sys.exit(EXIT_WORKER_LOST)
         return False
 
 

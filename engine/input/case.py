@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, ValidationInfo,
                       WithJsonSchema, field_validator, model_validator)
 
+from ..common.interrupts import build_validator
 from .amounts import (Amount, AmountOf, Count, Money, Multiple, NonNegativeMoney, OfferedCount, PositivePrice,
                       PositiveShareCount, Ratio, ShareCount, amount_validator)
 from .units import (DEFAULT_UNIT_CHOICES, PRICE, RATIO, RECEIPT_PRICE, RECEIPTS, RECEIPTS_PER_SHARE, Dim, Quantity,
@@ -151,6 +152,7 @@ def _par_value(value: Any, info: ValidationInfo) -> Quantity | ForeignParValue:
     if isinstance(value, (Quantity, ForeignParValue)):
         return value
     if isinstance(value, dict):
+        build_validator(ForeignParValue)  # deferred: most cases have none
         try:
             return ForeignParValue.model_validate(value)
         except ValidationError as exc:

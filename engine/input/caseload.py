@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..common.errors import CaseError, Problem
+from ..common.interrupts import build_validator
 from ..common.sanitize import MAX_PROBLEMS
 from .case import Case, Units
 from .units import MONEY, RECEIPTS_PER_SHARE, Dim, Quantity, UnitError, canonical_text, parse_amount
@@ -79,9 +80,10 @@ def _stated_market_cap_check(case: Case, source: SourceMap) -> list[Problem]:
 
 
 def build_case_validator() -> None:
-    """Build the case model's validator now rather than at the first case (the models defer it, so a
-    command that validates no case never pays for it): a batch does so once, before forking workers."""
-    Case.model_rebuild()
+    """Build the case models' validators unless built (they are deferred, so a command that validates
+    no case never pays for them): before the first case, and in a batch once, before forking workers."""
+    for model in (Units, Case):
+        build_validator(model)
 
 
 def load_case(path: str | Path) -> LoadedCase:
@@ -105,6 +107,7 @@ def load_case_text(text: str, filename: str = "<case>") -> LoadedCase:
 def _validate(document: Document, default_id: str, digest: str) -> LoadedCase:
     data = document.data
     source = document.source
+    build_case_validator()
     if not isinstance(data, dict):
         raise CaseError([source.problem((), "a case file must be a mapping of fields",
                                         expected="issuer:, evaluation:, offering:, financials:")])
