@@ -56,7 +56,8 @@ class _Handle:
     process: Any  # multiprocessing.Process
     tasks: Connection  # parent → worker
     results: Connection  # worker → parent
-    out: list[tuple[int, Any]] = field(default_factory=list)  # (number, first item) of chunks handed to it
+    out: list[tuple[int, Any]] = field(default_factory=list)  # (number, first item) of chunks handed to it:
+    # a worker runs its chunks in the order it got them, so the next result it sends is out[0]'s
 
 
 def _receive(tasks: Connection, inbox: queue.SimpleQueue) -> None:
@@ -139,6 +140,7 @@ def ordered_map(function: Callable, items: Iterable, jobs: int, *, chunksize: in
 def _drive(handles: list[_Handle], chunks: Iterator[list], window: int) -> Iterator:
     """Hand chunks out and yield their results in order (the parent's loop of `ordered_map`)."""
     done: dict[int, list] = {}
+    of_connection = {handle.results: handle for handle in handles}
     handed = taken = 0  # chunks handed out; chunks whose results the caller has had
     exhausted = False
     while True:
@@ -163,12 +165,12 @@ def _drive(handles: list[_Handle], chunks: Iterator[list], window: int) -> Itera
             return
         if taken < handed:  # the next chunk in order is still out: wait for any result
             for connection in wait([h.results for h in handles if h.out]):
-                handle = next(h for h in handles if h.results is connection)
+                handle = of_connection[connection]
                 number, results, error = _result_of(handle)
                 if error is not None:
                     raise error[0] from RemoteTraceback(error[1])
                 done[number] = results
-                handle.out.remove(next(o for o in handle.out if o[0] == number))
+                handle.out.pop(0)
 
 
 def _result_of(handle: _Handle) -> tuple[int, list | None, tuple | None]:
