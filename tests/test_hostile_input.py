@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import BaseModel
 
 from conftest import CASES, REPO, case_yaml
 from engine.frontends.batch import MAX_JOBS, effective_jobs
@@ -398,8 +399,11 @@ def test_an_interrupted_batch_exits_cleanly(many_cases, tmp_path, signum, code, 
 def test_pydantic_validators_are_built_with_interrupts_held(monkeypatch):
     """Seen in a stress run: a SIGTERM that landed while pydantic-core built the case validator came
     out as a `SchemaError` and a traceback (exit 1), not as a clean stop. The build holds them now."""
-    from engine.common.interrupts import build_validator
+    import engine.common.interrupts as interrupts
+    from engine.common.interrupts import HeldBuild, build_validator
     from engine.input.case import Case
+    from engine.input.caseload import load_case_text
+    from engine.rules import rulefiles
 
     masks = []
 
@@ -415,12 +419,20 @@ def test_pydantic_validators_are_built_with_interrupts_held(monkeypatch):
     build_validator(Deferred)  # built: not again
     assert len(masks) == 1 and {signal.SIGINT, signal.SIGTERM} <= masks[0]
     assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # let in again afterwards
-    from engine.input import caseload
 
-    built = []  # the case models go through it before every case (a no-op once built)
-    monkeypatch.setattr(caseload, "build_validator", lambda model: built.append(model) or build_validator(model))
-    caseload.load_case_text(case_yaml())
+    built = []  # every validation of a deferred model goes through it (a no-op once built)
+    monkeypatch.setattr(interrupts, "build_validator", lambda model: built.append(model) or build_validator(model))
+    load_case_text(case_yaml())
     assert Case in built
+
+    def models(base):
+        for model in base.__subclasses__():
+            yield model
+            yield from models(model)
+
+    deferred = [m for m in models(BaseModel) if m.__module__.startswith("engine.") and m.model_config.get("defer_build")]
+    assert Case in deferred and rulefiles.RuleFile in deferred
+    assert [m.__name__ for m in deferred if not issubclass(m, HeldBuild)] == []
 
 
 def test_a_batch_whose_worker_is_killed_stops_with_its_own_exit_code(many_cases, tmp_path):

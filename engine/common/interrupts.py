@@ -78,6 +78,17 @@ def held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+class HeldBuild:
+    """Base of a pydantic model whose validator is deferred (`defer_build=True`): `model_validate`
+    builds it first, with the signals held (`build_validator`), wherever the model is validated,
+    nested inside another model's validation included."""
+
+    @classmethod
+    def model_validate(cls, *args, **kwargs):  # noqa: D102 - pydantic's, unchanged
+        build_validator(cls)
+        return super().model_validate(*args, **kwargs)
+
+
 def build_validator(model: type) -> None:
     """Build a pydantic model's deferred validator now, if it is not built yet, with SIGINT and SIGTERM
     held: an interrupt raised inside pydantic-core's build would come out as a `SchemaError` and a

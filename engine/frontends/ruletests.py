@@ -31,7 +31,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..common.errors import InputError, Problem
-from ..common.interrupts import build_validator
 from ..decide.evaluation import Evaluator, operands_key
 from ..decide.facts import FactEnvironment
 from ..decide.results import RuleResult, Status
@@ -117,7 +116,6 @@ def load_rule_tests(rulebook: Rulebook, directory: Path | None = None) -> list[R
     for path in sorted(directory.glob("**/*.test.yaml")):
         try:
             document = load_file(path)
-            build_validator(TestFile)
             parsed = TestFile.model_validate(document.data)
         except InputError as exc:
             problems.extend(exc.problems)

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, ValidationInfo,
                       WithJsonSchema, field_validator, model_validator)
 
-from ..common.interrupts import build_validator
+from ..common.interrupts import HeldBuild
 from .amounts import (Amount, AmountOf, Count, Money, Multiple, NonNegativeMoney, OfferedCount, PositivePrice,
                       PositiveShareCount, Ratio, ShareCount, amount_validator)
 from .units import (DEFAULT_UNIT_CHOICES, PRICE, RATIO, RECEIPT_PRICE, RECEIPTS, RECEIPTS_PER_SHARE, Dim, Quantity,
@@ -57,7 +57,7 @@ def normalize_standard(label: str) -> str:
 END = r"(?!\n)$"
 
 
-class Strict(BaseModel):
+class Strict(HeldBuild, BaseModel):
     # Python's `re` for `pattern=`: the Rust engine takes ~45 ms to compile the case id's
     # `\w{0,127}` (a Unicode class repeated 128 times) at import, a quarter of a single check.
     # Python's `$` also matches before a final newline, so patterns end in END (above).
@@ -152,7 +152,6 @@ def _par_value(value: Any, info: ValidationInfo) -> Quantity | ForeignParValue:
     if isinstance(value, (Quantity, ForeignParValue)):
         return value
     if isinstance(value, dict):
-        build_validator(ForeignParValue)  # deferred: most cases have none
         try:
             return ForeignParValue.model_validate(value)
         except ValidationError as exc:

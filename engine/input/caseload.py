@@ -80,8 +80,9 @@ def _stated_market_cap_check(case: Case, source: SourceMap) -> list[Problem]:
 
 
 def build_case_validator() -> None:
-    """Build the case models' validators unless built (they are deferred, so a command that validates
-    no case never pays for them): before the first case, and in a batch once, before forking workers."""
+    """Build the case models' validators now (they are deferred, so a command that validates no case
+    never pays for them; else `HeldBuild` builds each at its first use): a batch does so once,
+    before forking workers, which then share them."""
     for model in (Units, Case):
         build_validator(model)
 
@@ -107,7 +108,6 @@ def load_case_text(text: str, filename: str = "<case>") -> LoadedCase:
 def _validate(document: Document, default_id: str, digest: str) -> LoadedCase:
     data = document.data
     source = document.source
-    build_case_validator()
     if not isinstance(data, dict):
         raise CaseError([source.problem((), "a case file must be a mapping of fields",
                                         expected="issuer:, evaluation:, offering:, financials:")])

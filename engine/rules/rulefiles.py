@@ -17,13 +17,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..common.interrupts import HeldBuild
 from ..input.case import Stage, normalize_standard
 
 # ---------------------------------------------------------------------------------
 # File models (what a rule author writes)
 
 
-class _Strict(BaseModel):
+class _Strict(HeldBuild, BaseModel):
     # Validators are built on first use, by the loader: a check that reads its compiled rules from
     # the cache unpickles a few of these models and validates none.
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)

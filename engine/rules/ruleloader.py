@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..common.errors import ExpressionError, Problem, RuleFileError
-from ..common.interrupts import build_validator
 from ..input.casefacts import INPUT_FACTS
 from ..input.caseload import problems_from_validation
 from ..input.units import DIM_BY_NAME, Quantity
@@ -56,7 +55,6 @@ class _Loader:
             self.problems.extend(exc.problems)
             return None
         self.digest.update(str(path.relative_to(self.directory)).encode() + b"\0" + path.read_bytes() + b"\0")
-        build_validator(model)
         try:
             return model.model_validate(document.data), document.source
         except ValidationError as exc:
